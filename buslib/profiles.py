@@ -1,0 +1,40 @@
+"""Run profiles: `smoke` (tests, seconds), `cpu` (the real study on 2 cores), `gpu` (the papers' settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings that change with the compute budget; everything else is fixed by the protocol."""
+
+    name: str
+    description: str
+    n_folds: int = 5
+    max_images_per_class: int | None = None
+    seg_size: int = 320
+    cls_size: int = 224
+    gallery_size: int = 160
+    results_meaningful: bool = True
+
+
+PROFILES = {
+    "smoke": Profile("smoke", "plumbing check on a tiny subset: its numbers mean nothing",
+                     n_folds=3, max_images_per_class=12, seg_size=64, cls_size=64, gallery_size=96,
+                     results_meaningful=False),
+    "cpu": Profile("cpu", "the study at reduced resolution and epochs on 2 CPU cores",
+                   seg_size=160, cls_size=128),
+    "gpu": Profile("gpu", "the papers' settings (224 px classification, 320 px segmentation) on one GPU"),
+}
+
+
+def resolve_profile(name: str, **overrides) -> Profile:
+    """The named profile ('auto' picks gpu when CUDA is available, else cpu), with overrides."""
+    if name == "auto":
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile '{name}'; choose one of {sorted(PROFILES)} or 'auto'")
+    return replace(PROFILES[name], **overrides)

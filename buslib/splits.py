@@ -1,0 +1,62 @@
+"""Deterministic splits: stratified group k-fold (leakage-free) and the papers' random splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+
+def grouped_folds(frame: pd.DataFrame, n_folds: int, seed: int, label_col: str = "label",
+                  group_col: str = "group") -> pd.Series:
+    """Fold number per row: stratified by label, a near-duplicate group never straddles folds."""
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    folds = np.full(len(frame), -1, dtype=int)
+    for fold, (_, test_idx) in enumerate(splitter.split(frame, frame[label_col], frame[group_col])):
+        folds[test_idx] = fold
+    return pd.Series(folds, index=frame.index, name="fold")
+
+
+def random_split(frame: pd.DataFrame, ratios: dict[str, float], seed: int,
+                 label_col: str = "label") -> pd.Series:
+    """Image-level stratified random split as the papers did, e.g. {'train': 11, 'val': 1, 'test': 3}.
+
+    It ignores near-duplicate groups, so it leaks: kept only to compare with the papers.
+    """
+    names, weights = list(ratios), np.array(list(ratios.values()), dtype=float)
+    if len(names) < 2 or (weights <= 0).any():
+        raise ValueError(f"ratios need at least two positive parts, got {ratios}")
+    assignment = pd.Series("", index=frame.index, name="split", dtype=object)
+    remaining = frame.index
+    for i, name in enumerate(names[:-1]):
+        share = weights[i] / weights[i:].sum()
+        taken, remaining = train_test_split(remaining, train_size=share, random_state=seed,
+                                            stratify=frame.loc[remaining, label_col])
+        assignment[taken] = name
+    assignment[remaining] = names[-1]
+    return assignment
+
+
+def make_split_table(frame: pd.DataFrame, n_folds: int, seed: int,
+                     paper_ratios: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """One row per image: its group, its grouped fold, and one column per paper-style random split."""
+    table = frame[["image_id", "label", "group"]].copy()
+    table["fold"] = grouped_folds(frame, n_folds, seed)
+    for column, ratios in paper_ratios.items():
+        table[column] = random_split(frame, ratios, seed)
+    return table
+
+
+def split_leakage(table: pd.DataFrame, split_col: str) -> int:
+    """Number of near-duplicate groups whose images land in more than one part of `split_col`."""
+    return int((table.groupby("group")[split_col].nunique() > 1).sum())
+
+
+def save_split_table(table: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path
