@@ -93,3 +93,16 @@ def label_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
     return (members.groupby("group")
             .agg(images=("image_id", list), labels=("label", lambda s: sorted(set(s))))
             .reset_index())
+
+
+def exact_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of byte-identical image files (same sha256), with their labels."""
+    from .manifest import sha256_file
+
+    digests = frame.assign(sha256=[sha256_file(p) for p in frame["image_path"]])
+    rows = []
+    for _, same in digests.groupby("sha256"):
+        first = same.iloc[0]
+        rows += [{"image_a": first.image_id, "image_b": other.image_id, "label_a": first.label,
+                  "label_b": other.label} for other in same.iloc[1:].itertuples()]
+    return pd.DataFrame(rows, columns=["image_a", "image_b", "label_a", "label_b"])

@@ -32,7 +32,7 @@ def augmentations(recipe: str, size: int) -> v2.Compose:
                  v2.RandomHorizontalFlip(), v2.RandomRotation(15),
                  v2.RandomAffine(degrees=0, scale=(0.9, 1.1))]
     elif recipe == "none":
-        steps = []
+        steps = [v2.Identity()]
     else:
         raise ValueError(f"unknown augmentation recipe '{recipe}'; choose one of {RECIPES}")
     return v2.Compose(steps)

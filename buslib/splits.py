@@ -26,6 +26,7 @@ def random_split(frame: pd.DataFrame, ratios: dict[str, float], seed: int,
     """Image-level stratified random split as the papers did, e.g. {'train': 11, 'val': 1, 'test': 3}.
 
     It ignores near-duplicate groups, so it leaks: kept only to compare with the papers.
+    A part too small to hold every class (tiny subsets only) is drawn unstratified.
     """
     names, weights = list(ratios), np.array(list(ratios.values()), dtype=float)
     if len(names) < 2 or (weights <= 0).any():
@@ -34,8 +35,11 @@ def random_split(frame: pd.DataFrame, ratios: dict[str, float], seed: int,
     remaining = frame.index
     for i, name in enumerate(names[:-1]):
         share = weights[i] / weights[i:].sum()
-        taken, remaining = train_test_split(remaining, train_size=share, random_state=seed,
-                                            stratify=frame.loc[remaining, label_col])
+        try:
+            taken, remaining = train_test_split(remaining, train_size=share, random_state=seed,
+                                                stratify=frame.loc[remaining, label_col])
+        except ValueError:
+            taken, remaining = train_test_split(remaining, train_size=share, random_state=seed)
         assignment[taken] = name
     assignment[remaining] = names[-1]
     return assignment

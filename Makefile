@@ -1,0 +1,33 @@
+# The README's two commands: `make study` and `make test`. Both set everything up from nothing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= auto
+ONLY ?=
+
+.PHONY: setup browser study test lab clean-reports
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name buslib --display-name "Python (buslib)" >/dev/null
+	touch $@
+
+# plotly's PNG export (kaleido 1.x) drives a headless Chrome/Chromium.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
+	{ if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "plotly's PNG export needs Chrome or Chromium: install one (e.g. sudo apt-get install chromium)"; exit 1; fi; }
+
+study: setup browser
+	$(BIN)/python -m buslib study --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/

@@ -1,0 +1,123 @@
+"""Figures for the notebooks: plotly for charts and galleries, ipywidgets for the image browser."""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from PIL import Image
+from scipy import ndimage
+
+LABEL_COLOURS = {"benign": "#4C78A8", "malignant": "#E45756", "normal": "#54A24B"}
+
+
+def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 60, 60),
+            width: int = 2) -> np.ndarray:
+    """RGB copy of a grey image with the mask's boundary drawn in `colour`."""
+    if image.shape != mask.shape:
+        raise ValueError(f"image {image.shape} and mask {mask.shape} differ in shape")
+    rgb = np.repeat(image[..., None], 3, axis=2).copy()
+    mask = mask.astype(bool)
+    edge = mask & ~ndimage.binary_erosion(mask, iterations=width)
+    rgb[edge] = colour
+    return rgb
+
+
+def tile(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB or grey array to (width, height) for a gallery."""
+    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+
+
+def image_grid(tiles: Sequence[np.ndarray], titles: Sequence[str], columns: int = 4,
+               tile_height: int = 200) -> go.Figure:
+    """A gallery of equally sized RGB tiles with a title over each (a note when there are none)."""
+    if not len(tiles):
+        fig = go.Figure().add_annotation(text="nothing to show", showarrow=False, font=dict(size=16))
+        fig.update_xaxes(visible=False).update_yaxes(visible=False)
+        return fig.update_layout(height=120, margin=dict(l=5, r=5, t=5, b=5))
+    stack = np.stack(tiles)
+    fig = px.imshow(stack, facet_col=0, facet_col_wrap=columns, facet_row_spacing=0.06, facet_col_spacing=0.01)
+    for annotation in fig.layout.annotations:
+        annotation.text = titles[int(annotation.text.split("=")[1])]
+        annotation.font.size = 11
+    rows = -(-len(tiles) // columns)
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    fig.update_layout(height=rows * tile_height + 60, margin=dict(l=5, r=5, t=40, b=5))
+    return fig
+
+
+def pair_tiles(pairs: pd.DataFrame, lookup: dict[str, int], images: Sequence[np.ndarray],
+               size: tuple[int, int] = (220, 180)) -> tuple[list[np.ndarray], list[str]]:
+    """Side-by-side tiles for near-duplicate pairs, titled with ids, labels and similarity."""
+    tiles, titles = [], []
+    for row in pairs.itertuples(index=False):
+        left, right = (tile(images[lookup[i]], size) for i in (row.image_a, row.image_b))
+        gap = np.full((size[1], 6), 255, np.uint8)
+        tiles.append(np.repeat(np.hstack([left, gap, right])[..., None], 3, axis=2))
+        titles.append(f"{row.image_a} | {row.image_b}  r={row.correlation:.3f} d={row.hash_distance}")
+    return tiles, titles
+
+
+def class_counts_figure(counts: pd.DataFrame, x: str, colour: str, title: str) -> go.Figure:
+    """Grouped bar chart of a tidy count table (columns x, colour, 'images')."""
+    fig = px.bar(counts, x=x, y="images", color=colour, barmode="group", text="images", title=title,
+                 color_discrete_map=LABEL_COLOURS)
+    return fig.update_layout(height=380)
+
+
+def size_figure(frame: pd.DataFrame) -> go.Figure:
+    """Image width against height, one point per image, by dataset and label."""
+    fig = px.scatter(frame, x="width", y="height", color="label", symbol="dataset", opacity=0.6,
+                     hover_data=["image_id"], color_discrete_map=LABEL_COLOURS, title="Image sizes (pixels)")
+    return fig.update_layout(height=420)
+
+
+def mask_area_figure(frame: pd.DataFrame) -> go.Figure:
+    """Distribution of the lesion's share of the image, by dataset and label (lesion images only)."""
+    lesions = frame[frame["mask_area_fraction"] > 0]
+    fig = px.histogram(lesions, x="mask_area_fraction", color="label", facet_row="dataset", nbins=40,
+                       barmode="overlay", opacity=0.65, color_discrete_map=LABEL_COLOURS,
+                       title="Lesion area as a fraction of the image")
+    return fig.update_layout(height=520)
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_browser(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                  extra_columns: Sequence[str] = ()) -> widgets.VBox:
+    """A slider over the images showing each with its mask outline, label and chosen columns."""
+    if not len(frame):
+        raise ValueError("image_browser needs at least one image")
+    rows = frame.reset_index(drop=True)
+    slider = widgets.IntSlider(0, 0, len(rows) - 1, description="image", continuous_update=False,
+                               layout=widgets.Layout(width="600px"))
+    picture = widgets.Image(format="png", layout=widgets.Layout(max_width="600px"))
+    caption = widgets.HTML()
+
+    def show(change=None) -> None:
+        i = slider.value
+        row = rows.iloc[i]
+        picture.value = _png(outline(images[i], masks[i]))
+        details = "".join(f" · {c}: {row[c]}" for c in extra_columns)
+        caption.value = f"<b>{row['image_id']}</b> · {row['label']} · {row['width']}x{row['height']}{details}"
+
+    slider.observe(show, names="value")
+    show()
+    return widgets.VBox([slider, caption, picture])
+
+
+def outline_tiles(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                  size: tuple[int, int] = (220, 180), caption: str = "label") -> tuple[list[np.ndarray], list[str]]:
+    """Gallery tiles of the frame's rows (its index points into images/masks) with mask outlines."""
+    tiles = [tile(outline(images[i], masks[i]), size) for i in frame.index]
+    titles = [f"{row.image_id} · {getattr(row, caption)}" for row in frame.itertuples()]
+    return tiles, titles
