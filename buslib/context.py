@@ -53,7 +53,7 @@ def open_study(notebook: str, profile: str = "smoke", data_dir: str = "", out_di
     out = Path(out_dir) if out_dir else REPO_ROOT / "reports" / f"interactive-{resolved.name}"
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed, reproducible=True)
-    pio.renderers.default = "plotly_mimetype+notebook_connected"
+    pio.renderers.default = "plotly_mimetype+png"  # interactive in JupyterLab, a picture in HTML exports
     context = StudyContext(resolved, root, out, seed, Report(out, notebook))
     display(Markdown(banner(context)))
     return context

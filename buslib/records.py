@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from IPython.display import Image
 
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 
@@ -45,14 +46,18 @@ class Report:
         self.tables[title] = frame.to_markdown(index=False, floatfmt=".4g")
         return frame
 
-    def figure(self, fig, name: str, width: int = 1000, height: int | None = None):
-        """Save a plotly or matplotlib figure as PNG under figures/; returns it for display."""
-        path = self.out_dir / "figures" / f"{self.notebook}_{name}.png"
+    def figure(self, fig, name: str, width: int = 1000, height: int | None = None, static: bool = False):
+        """Save a plotly or matplotlib figure as PNG under figures/; returns it for display.
+
+        `static=True` is for image galleries: saved as JPEG (speckle makes PNG ~5x larger) and
+        returned as that picture rather than as plotly JSON, which would embed every pixel twice.
+        """
+        path = self.out_dir / "figures" / f"{self.notebook}_{name}.{'jpg' if static else 'png'}"
         if hasattr(fig, "write_image"):
             fig.write_image(path, width=width, height=height or fig.layout.height or 500)
         else:
             fig.savefig(path, dpi=110, bbox_inches="tight")
-        return fig
+        return Image(filename=path) if static else fig
 
     def save(self) -> Path:
         """Write `<notebook>.metrics.json` and `<notebook>.tables.md`; returns the JSON path."""

@@ -91,6 +91,7 @@ def run_study(profile: str = "auto", only: list[str] | None = None, data_dir: st
     study = StudyRun(resolved.name, out_dir)
     for notebook in select_notebooks(only, notebooks_dir):
         target = out_dir / notebook.name
+        clear_previous_outputs(out_dir, notebook.name[:2])
         print(f"[buslib] running {notebook.name} (profile {resolved.name}) -> {target}", flush=True)
         start = time.perf_counter()
         try:
@@ -109,6 +110,12 @@ def run_study(profile: str = "auto", only: list[str] | None = None, data_dir: st
     merge_metrics(out_dir)
     write_summary(study, data_root, seed)
     return study
+
+
+def clear_previous_outputs(out_dir: Path, number: str) -> None:
+    """Remove what an earlier run of notebook `number` left, so a report never mixes two runs."""
+    for path in [*out_dir.glob(f"{number}[._]*"), *(out_dir / "figures").glob(f"{number}_*")]:
+        path.unlink()
 
 
 def merge_metrics(out_dir: Path) -> Path:

@@ -22,7 +22,7 @@ def check_report(out: Path, notebook: str) -> None:
         assert (out / f"{notebook}{suffix}").is_file()
     summary = (out / "summary.md").read_text()
     assert "SMOKE PROFILE" in summary and "Wall time" in summary and "torch" in summary
-    assert list((out / "figures").glob("01_*.png"))
+    assert list((out / "figures").glob("01_*.*"))
 
 
 def test_notebook_01_on_the_phantom(tmp_path):

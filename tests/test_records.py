@@ -38,3 +38,15 @@ def test_merge_refuses_colliding_keys(tmp_path):
     (tmp_path / "03.metrics.json").write_text(json.dumps({"a_b": 3}))
     with pytest.raises(ValueError, match="'a_b' recorded by two notebooks"):
         merge_metrics(tmp_path)
+
+
+def test_rerun_clears_only_that_notebooks_old_outputs(tmp_path):
+    from buslib.study import clear_previous_outputs
+
+    (tmp_path / "figures").mkdir()
+    for name in ("01_data_exploration.ipynb", "01.metrics.json", "figures/01_old.png", "02.metrics.json",
+                 "figures/02_keep.png", "splits_busi.csv"):
+        (tmp_path / name).write_text("x")
+    clear_previous_outputs(tmp_path, "01")
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["02.metrics.json", "figures/02_keep.png", "splits_busi.csv"]
