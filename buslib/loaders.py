@@ -19,6 +19,23 @@ from torchvision.transforms import v2
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 RECIPES = ("li", "liu", "none")
+TASKS = {"binary": ("benign", "malignant"), "three_class": ("normal", "benign", "malignant")}
+
+
+def class_targets(labels: Sequence[str], task: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that belong to `task` ('binary': benign vs malignant; 'three_class') and their class indices.
+
+    Class order is TASKS[task], so index 1 is 'malignant' in the binary task (the positive class).
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; choose one of {sorted(TASKS)}")
+    classes = TASKS[task]
+    labels = np.asarray(labels)
+    unknown = {str(label) for label in labels} - {"normal", "benign", "malignant"}
+    if unknown:
+        raise ValueError(f"unknown labels {sorted(unknown)}; expected normal, benign or malignant")
+    rows = np.flatnonzero(np.isin(labels, classes))
+    return rows, np.array([classes.index(label) for label in labels[rows]], dtype=np.int64)
 
 
 def augmentations(recipe: str, size: int) -> v2.Compose:

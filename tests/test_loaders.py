@@ -64,3 +64,17 @@ def test_a_fastai_learner_trains_on_them(arrays):
     learn.fit(1, 1e-3)
     preds, targets = learn.get_preds()
     assert preds.shape == (4, 3) and targets.tolist() == labels[16:].tolist()
+
+
+def test_class_targets_for_both_tasks():
+    from buslib.loaders import class_targets
+
+    labels = ["normal", "benign", "malignant", "benign"]
+    rows, targets = class_targets(labels, "binary")
+    assert rows.tolist() == [1, 2, 3] and targets.tolist() == [0, 1, 0]
+    rows, targets = class_targets(labels, "three_class")
+    assert rows.tolist() == [0, 1, 2, 3] and targets.tolist() == [0, 1, 2, 1]
+    with pytest.raises(ValueError, match="unknown task 'four_class'"):
+        class_targets(labels, "four_class")
+    with pytest.raises(ValueError, match=r"unknown labels \['Benign'\]"):
+        class_targets(["Benign"], "binary")
