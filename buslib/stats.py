@@ -1,0 +1,35 @@
+"""Bootstrap confidence intervals that resample groups (near-duplicate groups), not images."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def group_bootstrap_ci(values: Sequence[float], groups: Sequence | None = None, n_resamples: int = 2000,
+                       level: float = 0.95, seed: int = 0,
+                       statistic: Callable[[np.ndarray], float] = np.mean) -> tuple[float, float]:
+    """Percentile CI of `statistic` over `values`, resampling whole groups with replacement.
+
+    With `groups` None every value is its own group. Images of one lesion are not
+    independent, so resampling them one by one would give too narrow an interval.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("cannot bootstrap an empty sample")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    groups = np.arange(values.size) if groups is None else np.asarray(groups)
+    if groups.shape != values.shape:
+        raise ValueError(f"{values.size} values but {groups.size} group labels")
+    _, members = np.unique(groups, return_inverse=True)
+    by_group = [np.flatnonzero(members == g) for g in range(members.max() + 1)]
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_resamples)
+    for i in range(n_resamples):
+        chosen = rng.integers(0, len(by_group), len(by_group))
+        stats[i] = statistic(values[np.concatenate([by_group[g] for g in chosen])])
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return float(low), float(high)
