@@ -27,6 +27,21 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if all("match" in line or "PHANTOM" in line for line in lines) else 1
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmarks
+    from .u2net import u2net, u2netp
+
+    factories = {"u2netp": u2netp, "u2net": u2net}
+    unknown = set(args.models.split(",")) - set(factories)
+    if unknown:
+        print(f"unknown models {sorted(unknown)}; choose from {sorted(factories)}")
+        return 2
+    run_benchmarks({m: factories[m] for m in args.models.split(",")}, [int(s) for s in args.sizes.split(",")],
+                   Path(args.out) if args.out else None, batch=args.batch, steps=args.steps, bf16=not args.fp32,
+                   channels_last=not args.no_channels_last)
+    return 0
+
+
 def _phantom(args: argparse.Namespace) -> int:
     from .phantom import write_phantom
 
@@ -49,12 +64,25 @@ def main(argv: list[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="check the data files against their manifests")
     verify.add_argument("--data", default="")
     verify.set_defaults(run=_verify)
+    bench = commands.add_parser("bench", help="training images/s and inference ms/image on this machine")
+    bench.add_argument("--models", default="u2netp,u2net")
+    bench.add_argument("--sizes", default="160,320")
+    bench.add_argument("--batch", type=int, default=8)
+    bench.add_argument("--steps", type=int, default=3)
+    bench.add_argument("--fp32", action="store_true", help="no bf16 autocast")
+    bench.add_argument("--no-channels-last", action="store_true")
+    bench.add_argument("--out", default="", help="write the results as JSON here")
+    bench.set_defaults(run=_bench)
     phantom = commands.add_parser("phantom", help="write the synthetic phantom in the official layouts")
     phantom.add_argument("folder")
     phantom.add_argument("--seed", type=int, default=0)
     phantom.set_defaults(run=_phantom)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"buslib: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

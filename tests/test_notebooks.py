@@ -77,3 +77,11 @@ def test_notebooks_are_committed_without_outputs():
         code = [c for c in notebook.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), path.name
         assert code[0].metadata.get("tags") == ["parameters"], path.name
+
+
+def test_study_without_data_explains_where_it_looked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BUSLIB_DATA", str(tmp_path / "nothing"))
+    assert main(["study", "--profile", "smoke", "--only", "01", "--data", str(tmp_path / "empty"),
+                 "--reports", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Dataset_BUSI_with_GT' not found" in err and str(tmp_path / "empty") in err

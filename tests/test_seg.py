@@ -85,3 +85,17 @@ def test_group_bootstrap_bad_input():
         group_bootstrap_ci([])
     with pytest.raises(ValueError, match="3 values but 2 group labels"):
         group_bootstrap_ci([1, 2, 3], [0, 1])
+
+
+def test_benchmark_reports_positive_finite_figures(tmp_path):
+    import json
+
+    from buslib.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--models", "u2netp", "--sizes", "32", "--batch", "2", "--steps", "1",
+                 "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["model"] == "u2netp" and row["size"] == 32
+    assert 0 < row["train_images_per_s"] < float("inf") and 0 < row["infer_ms_per_image"] < float("inf")
+    assert main(["bench", "--models", "resnet9000"]) == 2
