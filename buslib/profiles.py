@@ -17,13 +17,12 @@ class Profile:
     max_images_per_class: int | None = None
     seg_size: int = 320
     cls_size: int = 224
-    gallery_size: int = 160
     results_meaningful: bool = True
 
 
 PROFILES = {
     "smoke": Profile("smoke", "plumbing check on a tiny subset: its numbers mean nothing",
-                     n_folds=3, max_images_per_class=12, seg_size=64, cls_size=64, gallery_size=96,
+                     n_folds=3, max_images_per_class=12, seg_size=64, cls_size=64,
                      results_meaningful=False),
     "cpu": Profile("cpu", "the study at reduced resolution and epochs on 2 CPU cores",
                    seg_size=160, cls_size=128),

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from buslib.cli import main
+from buslib.cohort import load_split_table
 from buslib.study import NOTEBOOKS_DIR, run_study
 
 pytestmark = pytest.mark.notebook
@@ -35,6 +36,10 @@ def test_notebook_01_on_the_phantom(tmp_path):
     assert values["data_busi_leaky_groups_fold"] == 0
     assert values["data_busi_multi_image_groups"] >= 1
     assert "SYNTHETIC PHANTOM" in (out / "summary.md").read_text()
+    table = load_split_table(out / "splits_busi.csv")
+    assert len(table) == 33 and (table.groupby("group")["fold"].nunique() == 1).all()
+    with pytest.raises(FileNotFoundError, match="run notebook 01"):
+        load_split_table(tmp_path / "missing.csv")
 
 
 def test_notebook_01_on_the_real_data(real_data_root, tmp_path):
