@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .imageio import DataError, read_size
+from .imageio import DataError, check_mask_size, read_size
 from .locate import BUSI_DIRNAME, DATASET_B_DIRNAME
 
 BUSI_CLASSES = ("benign", "malignant", "normal")
@@ -59,9 +59,7 @@ def read_busi(root: Path) -> pd.DataFrame:
         mask_paths = tuple(p for _, p in sorted(masks[image_id]))
         width, height = read_size(row["image_path"])
         for mask_path in mask_paths:
-            if read_size(mask_path) != (width, height):
-                mw, mh = read_size(mask_path)
-                raise DataError(f"{mask_path}: mask is {mw}x{mh} but its image is {width}x{height}")
+            check_mask_size(mask_path, (width, height))
         rows.append({**row, "dataset": "BUSI", "mask_paths": mask_paths, "width": width, "height": height})
     frame = pd.DataFrame(rows, columns=["image_id", "dataset", "label", "image_path", "mask_paths", "width", "height"])
     frame["_num"] = frame["image_id"].str.extract(r"\((\d+)\)")[0].astype(int)
@@ -99,9 +97,7 @@ def read_dataset_b(root: Path) -> pd.DataFrame:
             if not path.is_file():
                 raise DataError(f"{path}: listed in {sheet_path.name} but missing")
         width, height = read_size(image_path)
-        if read_size(mask_path) != (width, height):
-            mw, mh = read_size(mask_path)
-            raise DataError(f"{mask_path}: mask is {mw}x{mh} but its image is {width}x{height}")
+        check_mask_size(mask_path, (width, height))
         rows.append({
             "image_id": image_id, "dataset": "DatasetB", "label": label,
             "diagnosis": str(record.Diagnosis).strip().upper(),

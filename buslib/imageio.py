@@ -24,6 +24,13 @@ def read_size(path: Path) -> tuple[int, int]:
         raise DataError(f"{path}: not a readable image ({err})") from err
 
 
+def check_mask_size(mask_path: Path, image_size: tuple[int, int]) -> None:
+    """Raise DataError unless the mask file's (width, height) equals its image's."""
+    width, height = read_size(mask_path)
+    if (width, height) != tuple(image_size):
+        raise DataError(f"{mask_path}: mask is {width}x{height} but its image is {image_size[0]}x{image_size[1]}")
+
+
 def read_image(path: Path) -> np.ndarray:
     """Greyscale uint8 array (H, W). Colour images are converted with ITU-R 601 luma."""
     try:
