@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= auto
+# glibc's default allocator is slow and erratic under PyTorch on CPU (STUDY.md §4).
+export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
 ONLY ?=
 
 .PHONY: setup browser study test lab clean-reports

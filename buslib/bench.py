@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,14 +36,22 @@ def bench_model(model: nn.Module, size: int, batch: int = 8, steps: int = 3, bf1
         optimiser.step()
 
     train_seconds = _timed(train_step, steps)
-    model.eval()
+    return {"train_images_per_s": batch / train_seconds,
+            "infer_ms_per_image": inference_ms_per_image(model, size, steps, bf16, channels_last)}
+
+
+def inference_ms_per_image(model: nn.Module, size: int, steps: int = 3, bf16: bool = True,
+                           channels_last: bool = True) -> float:
+    """Mean milliseconds of one single-image forward pass at `size` x `size`, after one warm-up."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt).eval()
+    x = torch.randn(1, 3, size, size).to(memory_format=fmt)
 
     def infer_step() -> None:
         with torch.inference_mode(), _autocast(bf16):
-            model(x[:1])
+            model(x)
 
-    infer_seconds = _timed(infer_step, steps)
-    return {"train_images_per_s": batch / train_seconds, "infer_ms_per_image": 1000 * infer_seconds}
+    return 1000 * _timed(infer_step, steps)
 
 
 def _timed(step: Callable[[], None], steps: int) -> float:
@@ -68,3 +77,11 @@ def run_benchmarks(factories: dict[str, Callable[[], nn.Module]], sizes: list[in
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(rows, indent=1))
     return rows
+
+
+def latency_table(factories: dict[str, Callable[[], nn.Module]], sizes: list[int], steps: int = 3,
+                  bf16: bool = True) -> pd.DataFrame:
+    """Single-image inference ms per model and input size on this machine."""
+    return pd.DataFrame([{"model": name, "size_px": size,
+                          "infer_ms_per_image": inference_ms_per_image(factory(), size, steps, bf16)}
+                         for name, factory in factories.items() for size in sizes])

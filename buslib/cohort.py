@@ -76,3 +76,11 @@ def load_split_table(path: Path) -> pd.DataFrame:
     if missing := needed - set(table.columns):
         raise ValueError(f"{path}: split table lacks columns {sorted(missing)}")
     return table
+
+
+def subset_per_class(frame: pd.DataFrame, per_class: int | None, seed: int, label_col: str = "label") -> pd.DataFrame:
+    """At most `per_class` rows of each label, drawn at random (the smoke profile's tiny subset); all if None."""
+    if per_class is None:
+        return frame
+    chosen = [part.sample(min(per_class, len(part)), random_state=seed).index for _, part in frame.groupby(label_col)]
+    return frame.loc[sorted(np.concatenate(chosen))]

@@ -2,15 +2,19 @@
 
 Empty-mask rule (the paper leaves it unsaid): an image whose true mask is empty
 (BUSI's normal class) scores Dice = IoU = 1 when the prediction is empty too and 0
-otherwise. The study reports per-image means over lesion images, and the rate of
-false-positive predictions on normal images, separately.
+otherwise. `summarise_cases` reports pooled pixel metrics and per-image means over
+lesion images only, and the rate of false-positive predictions on empty-mask images
+separately, so normal images neither inflate nor deflate the lesion scores.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
+
+from .stats import group_bootstrap_ci
 
 
 def confusion_counts(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -43,3 +47,37 @@ def dice_iou(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     if tp + fp + fn == 0:
         return 1.0, 1.0
     return float(2 * tp / (2 * tp + fp + fn)), float(tp / (tp + fp + fn))
+
+
+def score_cases(image_ids: Sequence[str], preds: Sequence[np.ndarray], trues: Sequence[np.ndarray]) -> pd.DataFrame:
+    """One row per image: pixel counts, Dice, IoU, and whether the true and predicted masks are empty."""
+    if not len(image_ids) == len(preds) == len(trues):
+        raise ValueError(f"{len(image_ids)} ids, {len(preds)} predictions and {len(trues)} masks")
+    rows = []
+    for image_id, pred, true in zip(image_ids, preds, trues):
+        tp, fp, fn, tn = confusion_counts(pred, true)
+        dice, iou = dice_iou(pred, true)
+        rows.append({"image_id": image_id, "tp": tp, "fp": fp, "fn": fn, "tn": tn, "dice": dice, "iou": iou,
+                     "true_empty": tp + fn == 0, "pred_empty": tp + fp == 0})
+    return pd.DataFrame(rows)
+
+
+def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: int = 0) -> dict[str, float]:
+    """The paper's pooled pixel metrics and mean per-image Dice / IoU (group-bootstrap 95% CI) over lesion images.
+
+    Images with an empty true mask are left out of both and summarised separately as the
+    share of them with any predicted lesion pixel (`empty_false_positive_rate`).
+    """
+    groups = np.asarray(groups) if groups is not None else np.arange(len(cases))
+    lesion = ~cases["true_empty"].to_numpy(bool)
+    if not lesion.any():
+        raise ValueError("no image with a lesion to score")
+    summary = pixel_metrics(cases.loc[lesion, ["tp", "fp", "fn", "tn"]].to_numpy())
+    for metric in ("dice", "iou"):
+        values = cases.loc[lesion, metric].to_numpy(float)
+        low, high = group_bootstrap_ci(values, groups[lesion], seed=seed)
+        summary |= {f"{metric}_mean": float(values.mean()), f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+    summary["lesion_images"] = int(lesion.sum())
+    if (~lesion).any():
+        summary["empty_false_positive_rate"] = float((~cases.loc[~lesion, "pred_empty"]).mean())
+    return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,3 +65,32 @@ def save_split_table(table: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return path
+
+
+def fold_roles(folds: Sequence[int], test_fold: int, n_folds: int) -> np.ndarray:
+    """'test' for `test_fold`, 'valid' for the next fold, 'train' for the rest (a leakage-free rotation)."""
+    folds = np.asarray(folds)
+    if not 0 <= test_fold < n_folds:
+        raise ValueError(f"test_fold must lie in [0, {n_folds}), got {test_fold}")
+    roles = np.full(folds.shape, "train", dtype=object)
+    roles[folds == (test_fold + 1) % n_folds] = "valid"
+    roles[folds == test_fold] = "test"
+    return roles
+
+
+def paper_roles(split: Sequence[str], seed: int, valid_share: float = 0.1) -> np.ndarray:
+    """Roles from a paper's random split: its 'val' part (or, if it has none, a random share of
+    'train') is 'valid'; 'test' stays 'test'. Image-level, so it leaks, as the papers' did."""
+    roles = np.asarray(split, dtype=object).copy()
+    roles[roles == "val"] = "valid"
+    unknown = set(roles) - {"train", "valid", "test"}
+    if unknown:
+        raise ValueError(f"unknown split parts {sorted(unknown)}; expected train, val and test")
+    if "valid" not in set(roles):
+        train = np.flatnonzero(roles == "train")
+        chosen = np.random.default_rng(seed).choice(train, max(1, int(round(valid_share * len(train)))), replace=False)
+        roles[chosen] = "valid"
+    if "test" not in set(roles):
+        roles[roles == "valid"] = "test"  # Liu's 7:3 has no test part: its validation part is the test
+        return paper_roles(roles, seed, valid_share)
+    return roles

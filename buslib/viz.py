@@ -98,21 +98,14 @@ def image_browser(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequ
     if not len(frame):
         raise ValueError("image_browser needs at least one image")
     rows = frame.reset_index(drop=True)
-    slider = widgets.IntSlider(0, 0, len(rows) - 1, description="image", continuous_update=False,
-                               layout=widgets.Layout(width="600px"))
-    picture = widgets.Image(format="png", layout=widgets.Layout(max_width="600px"))
-    caption = widgets.HTML()
 
-    def show(change=None) -> None:
-        i = slider.value
+    def render(i: int):
         row = rows.iloc[i]
-        picture.value = _png(outline(images[i], masks[i]))
         details = "".join(f" · {c}: {row[c]}" for c in extra_columns)
-        caption.value = f"<b>{row['image_id']}</b> · {row['label']} · {row['width']}x{row['height']}{details}"
+        return (outline(images[i], masks[i]),
+                f"<b>{row['image_id']}</b> · {row['label']} · {row['width']}x{row['height']}{details}")
 
-    slider.observe(show, names="value")
-    show()
-    return widgets.VBox([slider, caption, picture])
+    return slider_browser(len(rows), render, width="600px")
 
 
 def outline_tiles(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
@@ -120,4 +113,65 @@ def outline_tiles(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequ
     """Gallery tiles of the frame's rows (its index points into images/masks) with mask outlines."""
     tiles = [tile(outline(images[i], masks[i]), size) for i in frame.index]
     titles = [f"{row.image_id} · {getattr(row, caption)}" for row in frame.itertuples()]
+    return tiles, titles
+
+
+TRUE_COLOUR = (60, 220, 60)
+PRED_COLOUR = (255, 60, 60)
+
+
+def compare_outlines(image: np.ndarray, true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """RGB image with the true mask's boundary in green and the predicted one in red."""
+    rgb = outline(image, true, TRUE_COLOUR)
+    edge = pred.astype(bool) & ~ndimage.binary_erosion(pred.astype(bool), iterations=2)
+    rgb[edge] = PRED_COLOUR
+    return rgb
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], metric: str, title: str) -> go.Figure:
+    """Train/valid loss and a validation metric per epoch, one colour per run."""
+    tidy = pd.concat([h.assign(run=name) for name, h in histories.items()], ignore_index=True)
+    long = tidy.melt(id_vars=["run", "epoch"], value_vars=["train_loss", "valid_loss", metric],
+                     var_name="curve", value_name="value")
+    fig = px.line(long, x="epoch", y="value", color="run", facet_col="curve", markers=True, title=title)
+    fig.update_yaxes(matches=None, showticklabels=True)
+    return fig.update_layout(height=380)
+
+
+def slider_browser(count: int, render, width: str = "700px") -> widgets.VBox:
+    """A slider over `count` items; `render(i)` returns (RGB or grey array, HTML caption)."""
+    if count < 1:
+        raise ValueError("a browser needs at least one item")
+    slider = widgets.IntSlider(0, 0, count - 1, description="image", continuous_update=False,
+                               layout=widgets.Layout(width=width))
+    picture = widgets.Image(format="png", layout=widgets.Layout(max_width=width))
+    caption = widgets.HTML()
+
+    def show(change=None) -> None:
+        array, text = render(slider.value)
+        picture.value, caption.value = _png(array), text
+
+    slider.observe(show, names="value")
+    show()
+    return widgets.VBox([slider, caption, picture])
+
+
+def segmentation_browser(cases: pd.DataFrame, images: Sequence[np.ndarray], trues: Sequence[np.ndarray],
+                         preds: Sequence[np.ndarray]) -> widgets.VBox:
+    """Slider over test images: true (green) and predicted (red) outlines, with Dice and IoU."""
+    rows = cases.reset_index(drop=True)
+
+    def render(i: int):
+        row = rows.iloc[i]
+        return (compare_outlines(images[i], trues[i], preds[i]),
+                f"<b>{row['image_id']}</b> · {row['label']} · Dice {row['dice']:.3f} · IoU {row['iou']:.3f}")
+
+    return slider_browser(len(rows), render)
+
+
+def segmentation_tiles(ranked: pd.DataFrame, images: Sequence[np.ndarray], trues: Sequence[np.ndarray],
+                       preds: Sequence[np.ndarray], size: tuple[int, int] = (220, 180)) -> tuple[list, list[str]]:
+    """Gallery tiles (true outline green, predicted red) of ranked cases; the index points into the arrays."""
+    tiles = [tile(compare_outlines(images[i], trues[i], preds[i]), size) for i in ranked.index]
+    titles = [f"{row.rank}: {row.image_id} Dice {row.dice:.2f}" for row in ranked.itertuples()]
     return tiles, titles
