@@ -47,6 +47,10 @@ LIU_TABLE2 = pd.DataFrame([
 ])
 
 
+for _table in (LI_TABLE1, LI_TABLE4, LIU_TABLE1, LIU_TABLE2):
+    _table.insert(1, "init", "as published")
+
+
 def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, source: str, on: str = "model") -> pd.DataFrame:
     """Our rows, each model followed by the paper's row for it, with a 'source' column; the paper's
     cells for columns it does not report stay empty."""
@@ -55,3 +59,9 @@ def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, source: str, on: str =
         parts += [ours[ours[on] == model].assign(source="this study"), paper[paper[on] == model].assign(source=source)]
     table = pd.concat(parts, ignore_index=True)
     return table[[on, "source", *[c for c in table.columns if c not in (on, "source")]]]
+
+# Li et al. 2025 abstract: per-class accuracies of the three-class task.
+LI_PER_CLASS = pd.DataFrame([
+    {"model": "resnet50", "accuracy_benign": 0.78, "accuracy_malignant": 0.67, "accuracy_normal": 0.73},
+    {"model": "deepcardinal50", "accuracy_benign": 0.76, "accuracy_malignant": 0.63, "accuracy_normal": 0.90},
+])

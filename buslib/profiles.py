@@ -20,15 +20,17 @@ class Profile:
     seg_epochs_full: int = 100     # full U2NET (about 2x slower an epoch than U2NET-Lite on CPU)
     cls_size: int = 224
     cls_epochs: int | None = None  # None: each paper's own (Li 100, Liu 30)
+    cls_models: tuple[str, ...] | None = None  # None: every registered classifier
     results_meaningful: bool = True
 
 
 PROFILES = {
     "smoke": Profile("smoke", "plumbing check on a tiny subset: its numbers mean nothing",
                      n_folds=3, max_images_per_class=12, seg_size=64, seg_epochs=1, seg_epochs_full=1,
-                     cls_size=64, cls_epochs=1, results_meaningful=False),
+                     cls_size=64, cls_epochs=1, cls_models=("deepcardinal50", "rcdnet", "vit", "alexnet"),
+                     results_meaningful=False),
     "cpu": Profile("cpu", "the study at reduced resolution and epochs on 2 CPU cores",
-                   seg_size=128, seg_epochs=15, seg_epochs_full=6, cls_size=128, cls_epochs=12),
+                   seg_size=128, seg_epochs=20, seg_epochs_full=6, cls_size=128, cls_epochs=16),
     "gpu": Profile("gpu", "the papers' settings (224 px classification, 320 px segmentation) on one GPU"),
 }
 

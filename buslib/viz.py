@@ -175,3 +175,68 @@ def segmentation_tiles(ranked: pd.DataFrame, images: Sequence[np.ndarray], trues
     tiles = [tile(compare_outlines(images[i], trues[i], preds[i]), size) for i in ranked.index]
     titles = [f"{row.rank}: {row.image_id} Dice {row.dice:.2f}" for row in ranked.itertuples()]
     return tiles, titles
+
+
+def roc_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
+    """ROC curves (frames with fpr, tpr) of several models, with the chance diagonal."""
+    tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
+    fig = px.line(tidy, x="fpr", y="tpr", color="model", title=title,
+                  labels={"fpr": "1 - specificity", "tpr": "sensitivity"})
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
+    return fig.update_layout(height=480, width=620)
+
+
+def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int = 4) -> go.Figure:
+    """Confusion matrices (true rows x predicted columns) side by side, counts written in each cell."""
+    from plotly.subplots import make_subplots
+
+    names = list(tables)
+    rows = -(-len(names) // columns)
+    fig = make_subplots(rows=rows, cols=min(columns, len(names)), subplot_titles=names,
+                        horizontal_spacing=0.06, vertical_spacing=0.12)
+    for i, name in enumerate(names):
+        table = tables[name]
+        fig.add_trace(go.Heatmap(z=table.to_numpy(), x=[f"pred {c}" for c in table.columns],
+                                 y=[f"true {c}" for c in table.index], text=table.to_numpy(), texttemplate="%{text}",
+                                 colorscale="Blues", showscale=False), row=i // columns + 1, col=i % columns + 1)
+    fig.update_yaxes(autorange="reversed")
+    return fig.update_layout(title=title, height=260 * rows + 80)
+
+
+def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
+    """Reliability diagrams (predicted vs observed malignant rate per bin), marker size by count."""
+    tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
+    fig = px.line(tidy, x="predicted", y="observed", color="model", markers=True, title=title,
+                  hover_data=["count"], labels={"predicted": "mean predicted P(malignant)",
+                                                "observed": "observed malignant rate"})
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
+    return fig.update_layout(height=480, width=620)
+
+
+def metric_bars(table: pd.DataFrame, metric: str, low: str, high: str, title: str) -> go.Figure:
+    """Horizontal bars of one metric per row label ('label' column) with its CI as error bars."""
+    fig = go.Figure(go.Bar(x=table[metric], y=table["label"], orientation="h",
+                           error_x=dict(type="data", symmetric=False, array=table[high] - table[metric],
+                                        arrayminus=table[metric] - table[low])))
+    return fig.update_layout(title=title, height=max(300, 32 * len(table) + 120), xaxis_title=metric,
+                             yaxis=dict(autorange="reversed"))
+
+
+def error_heatmap(by_diagnosis: pd.DataFrame, columns: Sequence[str], title: str) -> go.Figure:
+    """Error rate per diagnosis (rows, with image counts) and classifier (columns)."""
+    rows = [f"{r.label} · {r.diagnosis} (n={r.images})" for r in by_diagnosis.itertuples()]
+    values = by_diagnosis[list(columns)].to_numpy()
+    fig = go.Figure(go.Heatmap(z=values, x=list(columns), y=rows, zmin=0, zmax=1, colorscale="Reds",
+                               text=np.round(values, 2), texttemplate="%{text}", colorbar=dict(title="error")))
+    return fig.update_layout(title=title, height=max(350, 28 * len(rows) + 150), yaxis=dict(autorange="reversed"))
+
+
+def localisation_bars(summary: pd.DataFrame, metric: str, title: str) -> go.Figure:
+    """A localisation score per CAM method and model, one panel per dataset; the dotted line is the mean
+    lesion share of the image, what a uniformly random map would score."""
+    fig = px.bar(summary, x="method", y=metric, color="model", barmode="group", facet_col="dataset", title=title,
+                 range_y=[0, 1])
+    for i, (_, part) in enumerate(summary.groupby("dataset", sort=False)):
+        fig.add_hline(y=float(part["lesion_share"].mean()), line_dash="dot", line_color="grey", col=i + 1,
+                      annotation_text="lesion share", annotation_position="top left")
+    return fig.update_layout(height=440)
