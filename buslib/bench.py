@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _autocast(bf16: bool):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+def _autocast(bf16: bool, device: torch.device = torch.device("cpu")):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def bench_model(model: nn.Module, size: int, batch: int = 8, steps: int = 3, bf16: bool = True,
@@ -45,11 +45,14 @@ def inference_ms_per_image(model: nn.Module, size: int, steps: int = 3, bf16: bo
     """Mean milliseconds of one single-image forward pass at `size` x `size`, after one warm-up."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt).eval()
-    x = torch.randn(1, 3, size, size).to(memory_format=fmt)
+    device = next(model.parameters()).device
+    x = torch.randn(1, 3, size, size, device=device).to(memory_format=fmt)
 
     def infer_step() -> None:
-        with torch.inference_mode(), _autocast(bf16):
+        with torch.inference_mode(), _autocast(bf16, device):
             model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     return 1000 * _timed(infer_step, steps)
 
@@ -62,15 +65,15 @@ def _timed(step: Callable[[], None], steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def run_benchmarks(factories: dict[str, Callable[[], nn.Module]], sizes: list[int], out: Path | None,
+def run_benchmarks(factories: dict[str, Callable[[int], nn.Module]], sizes: list[int], out: Path | None,
                    **kwargs) -> list[dict]:
     """Benchmark every model at every size; print a line each and optionally write JSON."""
     rows = []
     for name, factory in factories.items():
         for size in sizes:
             result = {"model": name, "size": size, "threads": torch.get_num_threads(), **kwargs,
-                      **bench_model(factory(), size, **kwargs)}
-            print(f"{name:10s} {size:4d}px  train {result['train_images_per_s']:7.2f} img/s  "
+                      **bench_model(factory(size), size, **kwargs)}
+            print(f"{name:15s} {size:4d}px  train {result['train_images_per_s']:7.2f} img/s  "
                   f"infer {result['infer_ms_per_image']:8.1f} ms/img", flush=True)
             rows.append(result)
     if out:

@@ -84,6 +84,8 @@ def _vit(num_classes: int, size: int) -> nn.Module:
 
 @register("alexnet", "li", "li", "AlexNet (torchvision; timm has none)", cam_layer=lambda m: m.features[10])
 def _alexnet(num_classes: int, size: int) -> nn.Module:
+    if size < 63:
+        raise ValueError(f"AlexNet needs images of at least 63 px (its stride-4 stem and three poolings), got {size}")
     return torchvision.models.alexnet(weights=None, num_classes=num_classes)
 
 

@@ -29,14 +29,17 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
-    from .u2net import u2net, u2netp
+    from .classifiers import CLASSIFIERS, create_classifier
+    from .u2net import U2Net
 
-    factories = {"u2netp": u2netp, "u2net": u2net}
-    unknown = set(args.models.split(",")) - set(factories)
+    factories = {"u2netp": lambda size: U2Net("u2netp"), "u2net": lambda size: U2Net("u2net")}
+    factories |= {name: (lambda size, name=name: create_classifier(name, 2, size)) for name in CLASSIFIERS}
+    chosen = list(factories) if args.models == "all" else args.models.split(",")
+    unknown = set(chosen) - set(factories)
     if unknown:
-        print(f"unknown models {sorted(unknown)}; choose from {sorted(factories)}")
+        print(f"unknown models {sorted(unknown)}; choose from {sorted(factories)} or 'all'", file=sys.stderr)
         return 2
-    run_benchmarks({m: factories[m] for m in args.models.split(",")}, [int(s) for s in args.sizes.split(",")],
+    run_benchmarks({m: factories[m] for m in chosen}, [int(s) for s in args.sizes.split(",")],
                    Path(args.out) if args.out else None, batch=args.batch, steps=args.steps, bf16=not args.fp32,
                    channels_last=not args.no_channels_last)
     return 0
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--data", default="")
     verify.set_defaults(run=_verify)
     bench = commands.add_parser("bench", help="training images/s and inference ms/image on this machine")
-    bench.add_argument("--models", default="u2netp,u2net")
+    bench.add_argument("--models", default="u2netp,u2net",
+                       help="comma-separated: u2netp, u2net and the classifier names, or 'all'")
     bench.add_argument("--sizes", default="160,320")
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--steps", type=int, default=3)

@@ -17,7 +17,7 @@ from .bench import inference_ms_per_image
 from .classifiers import create_classifier, get_spec
 from .cls_metrics import (binary_metrics, bootstrap_binary_metrics, choose_threshold, confusion_table,
                           multiclass_metrics, reliability_curve, roc_points)
-from .cls_train import class_weights_ok, cls_learner, fit, get_cls_recipe, predict_proba
+from .cls_train import require_every_class, cls_learner, fit, get_cls_recipe, predict_proba
 from .loaders import TASKS, build_dataloaders
 from .training import history
 
@@ -68,7 +68,7 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     for role, rows in (("train", train), ("valid", valid), ("test", test)):
         if len(rows) == 0:
             raise ValueError(f"split '{split}' has no {role} images")
-    class_weights_ok(targets[train], len(classes))
+    require_every_class(targets[train], len(classes))
     torch.manual_seed(seed)
     size = images.shape[-1]
     model = create_classifier(model_name, len(classes), size, pretrained)

@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 from typing import Sequence
 
-import fastai.callback.schedule  # noqa: F401  (patches Learner.fit_one_cycle and friends)
 import numpy as np
 import torch
 from fastai.callback.core import Callback
@@ -28,6 +27,7 @@ from fastai.optimizer import Adam
 from torch import nn
 from tqdm.auto import tqdm
 
+from .loaders import to_input
 from .training import autocast_context, speed_callbacks
 
 
@@ -85,24 +85,16 @@ def predict_proba(model: nn.Module, images: np.ndarray, stats: tuple, batch_size
                   bf16: bool = True, progress: bool = False) -> np.ndarray:
     """Softmax probabilities (N, classes) for uint8 grey images (N, S, S), normalised with `stats`."""
     device = next(model.parameters()).device
-    mean = torch.tensor(stats[0]).view(1, 3, 1, 1)
-    std = torch.tensor(stats[1]).view(1, 3, 1, 1)
     model.eval()
     chunks = []
     for start in tqdm(range(0, len(images), batch_size), desc="predicting", disable=not progress):
-        batch = to_input(images[start:start + batch_size], mean, std).to(device)
+        batch = to_input(images[start:start + batch_size], stats).to(device)
         with torch.inference_mode(), autocast_context(device, bf16):
             chunks.append(torch.softmax(model(batch).float(), dim=1).cpu().numpy())
     return np.concatenate(chunks)
 
 
-def to_input(images: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 grey (N, S, S) -> normalised float (N, 3, S, S), channels_last."""
-    batch = torch.from_numpy(np.ascontiguousarray(images)).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
-    return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
-
-
-def class_weights_ok(targets: Sequence[int], num_classes: int) -> None:
+def require_every_class(targets: Sequence[int], num_classes: int) -> None:
     """Raise when a training set lacks a class (tiny subsets only)."""
     missing = sorted(set(range(num_classes)) - set(np.asarray(targets).tolist()))
     if missing:

@@ -21,7 +21,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, 
 from tqdm.auto import tqdm
 
 from .classifiers import get_spec
-from .cls_train import to_input
+from .loaders import to_input
 
 CAM_METHODS = {"gradcam": GradCAM, "gradcampp": GradCAMPlusPlus, "hirescam": HiResCAM, "eigencam": EigenCAM,
                "random": RandomCAM}
@@ -51,17 +51,17 @@ def compute_cams(model_name: str, model: torch.nn.Module, images: np.ndarray, me
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method '{method}'; choose one of {sorted(CAM_METHODS)}")
     stats = get_spec(model_name).stats
-    mean, std = torch.tensor(stats[0]).view(1, 3, 1, 1), torch.tensor(stats[1]).view(1, 3, 1, 1)
     model = model.float().eval().to(memory_format=torch.contiguous_format)
+    device = next(model.parameters()).device
     layers, reshape = cam_setup(model_name, model)
     np.random.seed(seed)  # RandomCAM draws from numpy's global generator
     cams, preds, changes = [], [], []
     faithfulness = CamMultImageConfidenceChange()
     with CAM_METHODS[method](model=model, target_layers=layers, reshape_transform=reshape) as cam:
         for start in range(0, len(images), batch_size):
-            batch = to_input(images[start:start + batch_size], mean, std).contiguous()
+            batch = to_input(images[start:start + batch_size], stats).contiguous().to(device)
             with torch.no_grad():
-                predicted = model(batch).argmax(1).numpy()
+                predicted = model(batch).argmax(1).cpu().numpy()
             maps = cam(input_tensor=batch, targets=[ClassifierOutputTarget(int(c)) for c in predicted])
             maps = np.nan_to_num(maps, nan=0.0)
             changes.append(faithfulness(batch, maps, [ClassifierOutputSoftmaxTarget(int(c)) for c in predicted], model))

@@ -88,6 +88,11 @@ class ArrayItems(Dataset):
         return image, target
 
 
+def default_device() -> torch.device:
+    """CUDA when available (the `gpu` profile), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def build_dataloaders(images: np.ndarray, targets: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray,
                       recipe: str, batch_size: int, stats=IMAGENET_STATS, num_workers: int = 0,
                       device: torch.device | None = None) -> DataLoaders:
@@ -99,5 +104,13 @@ def build_dataloaders(images: np.ndarray, targets: np.ndarray, train_idx: np.nda
     return DataLoaders(
         DataLoader(train, bs=batch_size, shuffle=True, drop_last=drop_last, num_workers=num_workers),
         DataLoader(valid, bs=batch_size, shuffle=False, num_workers=num_workers),
-        device=device or torch.device("cpu"),
+        device=device or default_device(),
     )
+
+
+def to_input(images: np.ndarray, stats: tuple = IMAGENET_STATS) -> torch.Tensor:
+    """uint8 grey images (N, S, S) -> normalised float (N, 3, S, S) in channels_last, as the loaders give them."""
+    mean = torch.tensor(stats[0]).view(1, 3, 1, 1)
+    std = torch.tensor(stats[1]).view(1, 3, 1, 1)
+    batch = torch.from_numpy(np.ascontiguousarray(images)).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+    return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)

@@ -25,7 +25,7 @@ from fastai.optimizer import SGD, Adam
 from torch import nn
 from tqdm.auto import tqdm
 
-from .loaders import IMAGENET_STATS
+from .loaders import IMAGENET_STATS, to_input
 from .training import autocast_context, speed_callbacks
 
 
@@ -125,13 +125,10 @@ def predict_logits(model: nn.Module, images: np.ndarray, batch_size: int = 16, d
                    stats=IMAGENET_STATS, bf16: bool = True, progress: bool = True) -> np.ndarray:
     """Fused-map logits (N, S, S) float32 for uint8 images (N, S, S) at the training resolution."""
     device = device or next(model.parameters()).device
-    mean = torch.tensor(stats[0]).view(1, 3, 1, 1)
-    std = torch.tensor(stats[1]).view(1, 3, 1, 1)
     model.eval()
     out = np.empty(images.shape, np.float32)
     for start in tqdm(range(0, len(images), batch_size), desc="predicting masks", disable=not progress):
-        batch = torch.from_numpy(images[start:start + batch_size]).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
-        batch = ((batch - mean) / std).to(device).contiguous(memory_format=torch.channels_last)
+        batch = to_input(images[start:start + batch_size], stats).to(device)
         with torch.inference_mode(), autocast_context(device, bf16):
             out[start:start + batch_size] = model(batch)[:, 0].float().cpu().numpy()
     return out
