@@ -18,8 +18,14 @@ from .classifiers import create_classifier, get_spec
 from .cls_metrics import (binary_metrics, bootstrap_binary_metrics, choose_threshold, confusion_table,
                           multiclass_metrics, reliability_curve, roc_points)
 from .cls_train import require_every_class, cls_learner, fit, get_cls_recipe, predict_proba
-from .loaders import TASKS, build_dataloaders
+from .loaders import TASKS, build_dataloaders, class_targets
+from .splits import fold_roles, paper_roles
 from .training import history
+
+
+def run_key(model_name: str, task: str, split: str, init: str) -> str:
+    """The name a run's weights, metrics and thresholds are filed under, e.g. 'rcdnet_binary_grouped_imagenet'."""
+    return f"{model_name}_{task}_{split}" + ("_imagenet" if init == "imagenet" else "")
 
 
 @dataclass
@@ -45,7 +51,7 @@ class ClsRun:
 
     @property
     def key(self) -> str:
-        return f"{self.model_name}_{self.task}_{self.split}" + ("_imagenet" if self.init == "imagenet" else "")
+        return run_key(self.model_name, self.task, self.split, self.init)
 
     @property
     def stats(self) -> tuple:
@@ -142,9 +148,6 @@ def prepare_task(frame: pd.DataFrame, images: np.ndarray, task: str, n_folds: in
                  test_fold: int = 0) -> TaskData:
     """Rows of `task` (frame/images aligned, `in_classification` rows only) with the grouped roles and
     the papers' random-split roles (Li 11:1:3, Liu 7:3)."""
-    from .loaders import class_targets
-    from .splits import fold_roles, paper_roles
-
     keep = frame["in_classification"].to_numpy(bool)
     rows, targets = class_targets(frame["label"].to_numpy()[keep], task)
     chosen = np.flatnonzero(keep)[rows]

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
+from .stats import group_resamples
+
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "auc", "brier", "ece")
 
 
@@ -71,15 +73,8 @@ def bootstrap_binary_metrics(y: Sequence[int], prob: Sequence[float], threshold:
                              n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """Percentile CIs of every binary metric, resampling near-duplicate groups (or images) with replacement."""
     y, prob = _check(y, prob)
-    groups = np.arange(y.size) if groups is None else np.asarray(groups)
-    _, members = np.unique(groups, return_inverse=True)
-    by_group = [np.flatnonzero(members == g) for g in range(members.max() + 1)]
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(n_resamples):
-        rows = np.concatenate([by_group[g] for g in rng.integers(0, len(by_group), len(by_group))])
-        samples.append(binary_metrics(y[rows], prob[rows], threshold))
-    samples = pd.DataFrame(samples)
+    samples = pd.DataFrame([binary_metrics(y[rows], prob[rows], threshold)
+                            for rows in group_resamples(y.size, groups, n_resamples, seed)])
     tail = (1 - level) / 2
     return pd.DataFrame({"low": samples.quantile(tail), "high": samples.quantile(1 - tail)})
 

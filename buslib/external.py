@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .classifiers import create_classifier, get_spec
+from .cls_experiment import run_key
 from .cls_metrics import binary_metrics, bootstrap_binary_metrics
 from .cls_train import predict_proba
 from .seg_metrics import score_cases, summarise_cases
@@ -81,8 +82,7 @@ def evaluate_external(classifiers: Sequence[FrozenClassifier], images: np.ndarra
 
 def run_keys(results: pd.DataFrame, task: str = "binary") -> pd.Series:
     """The `ClsRun.key` of each row of notebook 03's results table."""
-    return (results["model"] + f"_{task}_" + results["split"] +
-            np.where(results["init"] == "imagenet", "_imagenet", ""))
+    return pd.Series([run_key(r.model, task, r.split, r.init) for r in results.itertuples()], index=results.index)
 
 
 def rank_by_internal_auc(classifiers: Sequence[FrozenClassifier], internal: pd.DataFrame) -> list[FrozenClassifier]:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .classifiers import get_spec
 from .loaders import to_input
+from .viz import compare_outlines, outline, slider_browser, tile
 
 CAM_METHODS = {"gradcam": GradCAM, "gradcampp": GradCAMPlusPlus, "hirescam": HiResCAM, "eigencam": EigenCAM,
                "random": RandomCAM}
@@ -134,8 +135,6 @@ def overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
 def cam_gallery(images: np.ndarray, masks: np.ndarray, cams: dict[str, np.ndarray], rows: Sequence[int],
                 captions: Sequence[str], size: tuple[int, int] = (200, 200)) -> tuple[list[np.ndarray], list[str]]:
     """Tiles for an image x method grid: the image with its lesion outline, then one CAM overlay per method."""
-    from .viz import outline, tile
-
     tiles, titles = [], []
     for row, caption in zip(rows, captions):
         tiles.append(tile(outline(images[row], masks[row], (60, 220, 60)), size))
@@ -149,8 +148,6 @@ def cam_gallery(images: np.ndarray, masks: np.ndarray, cams: dict[str, np.ndarra
 def cam_browser(frame: pd.DataFrame, images: np.ndarray, true_masks: np.ndarray, pred_masks: np.ndarray | None,
                 cams: np.ndarray, prob_malignant: np.ndarray, threshold: float, scores: pd.DataFrame):
     """Slider over images: lesion outlines (true green, U2NET-Lite red) beside the CAM, with the prediction."""
-    from .viz import compare_outlines, outline, slider_browser
-
     rows = frame.reset_index(drop=True)
 
     def render(i: int):

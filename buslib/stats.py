@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
+
+
+def group_resamples(size: int, groups: Sequence | None = None, n_resamples: int = 2000,
+                    seed: int = 0) -> Iterator[np.ndarray]:
+    """Row indices of `n_resamples` bootstrap samples that draw whole groups with replacement.
+
+    With `groups` None every row is its own group.
+    """
+    groups = np.arange(size) if groups is None else np.asarray(groups)
+    if groups.shape != (size,):
+        raise ValueError(f"{size} values but {groups.size} group labels")
+    _, members = np.unique(groups, return_inverse=True)
+    by_group = [np.flatnonzero(members == g) for g in range(members.max() + 1)]
+    rng = np.random.default_rng(seed)
+    for _ in range(n_resamples):
+        yield np.concatenate([by_group[g] for g in rng.integers(0, len(by_group), len(by_group))])
 
 
 def group_bootstrap_ci(values: Sequence[float], groups: Sequence | None = None, n_resamples: int = 2000,
@@ -20,16 +36,7 @@ def group_bootstrap_ci(values: Sequence[float], groups: Sequence | None = None, 
         raise ValueError("cannot bootstrap an empty sample")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    groups = np.arange(values.size) if groups is None else np.asarray(groups)
-    if groups.shape != values.shape:
-        raise ValueError(f"{values.size} values but {groups.size} group labels")
-    _, members = np.unique(groups, return_inverse=True)
-    by_group = [np.flatnonzero(members == g) for g in range(members.max() + 1)]
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_resamples)
-    for i in range(n_resamples):
-        chosen = rng.integers(0, len(by_group), len(by_group))
-        stats[i] = statistic(values[np.concatenate([by_group[g] for g in chosen])])
+    stats = np.array([statistic(values[rows]) for rows in group_resamples(values.size, groups, n_resamples, seed)])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(stats, [tail, 100 - tail])
     return float(low), float(high)

@@ -18,10 +18,10 @@ LABEL_COLOURS = {"benign": "#4C78A8", "malignant": "#E45756", "normal": "#54A24B
 
 def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 60, 60),
             width: int = 2) -> np.ndarray:
-    """RGB copy of a grey image with the mask's boundary drawn in `colour`."""
-    if image.shape != mask.shape:
+    """RGB copy of a grey (H, W) or RGB (H, W, 3) image with the mask's boundary drawn in `colour`."""
+    if image.shape[:2] != mask.shape:
         raise ValueError(f"image {image.shape} and mask {mask.shape} differ in shape")
-    rgb = np.repeat(image[..., None], 3, axis=2).copy()
+    rgb = image.copy() if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     mask = mask.astype(bool)
     edge = mask & ~ndimage.binary_erosion(mask, iterations=width)
     rgb[edge] = colour
@@ -122,10 +122,7 @@ PRED_COLOUR = (255, 60, 60)
 
 def compare_outlines(image: np.ndarray, true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """RGB image with the true mask's boundary in green and the predicted one in red."""
-    rgb = outline(image, true, TRUE_COLOUR)
-    edge = pred.astype(bool) & ~ndimage.binary_erosion(pred.astype(bool), iterations=2)
-    rgb[edge] = PRED_COLOUR
-    return rgb
+    return outline(outline(image, true, TRUE_COLOUR), pred, PRED_COLOUR)
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str, title: str) -> go.Figure:
