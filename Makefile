@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= auto
-# glibc's default allocator is slow and erratic under PyTorch on CPU (STUDY.md §4).
+# glibc's default allocator made PyTorch training on 2 CPU cores slow and erratic; these settings keep freed memory
+# in the process instead of returning it to the kernel after every batch.
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
 ONLY ?=
 
@@ -28,8 +29,11 @@ browser:
 study: setup browser
 	$(BIN)/python -m buslib study --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
+# Lint, the fast unit tier, then the notebooks through papermill (the `notebook` marker).
 test: setup browser
+	$(BIN)/ruff check buslib tests
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m notebook
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

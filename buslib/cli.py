@@ -6,31 +6,46 @@ import argparse
 import sys
 from pathlib import Path
 
+__all__ = ["main"]
+
 
 def _study(args: argparse.Namespace) -> int:
-    from .study import run_study
+    from .report.runner import run_study
 
     only = [part.strip().zfill(2) for part in args.only.split(",")] if args.only else None
-    study = run_study(args.profile, only, args.data, Path(args.reports) if args.reports else None, args.seed)
+    study = run_study(args.profile, only, args.data, Path(args.reports) if args.reports else None, args.seed,
+                      seeds=args.seeds or None)
     for run in study.runs:
         print(f"[buslib] {run.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds / 60:.1f} min")
-    print(f"[buslib] reports in {study.out_dir} (summary.md, metrics.json)")
+    print(f"[buslib] run {study.run_id}: reports in {study.out_dir} (summary.md, metrics.json)")
     return 0 if study.ok else 1
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .context import resolve_data_root
-    from .study import data_facts
+    from .data.checks import check_data_root, manifest_facts, write_manifest
+    from .data.phantom import is_phantom
+    from .report.context import resolve_data_root
 
-    lines = data_facts(resolve_data_root(args.data))
-    print("\n".join(lines))
-    return 0 if all("match" in line or "PHANTOM" in line for line in lines) else 1
+    root = resolve_data_root(args.data)
+    if args.write_manifest:
+        for name in ("Dataset_BUSI_with_GT", "DatasetB"):
+            if (root / name).is_dir():
+                print(f"manifest written: {write_manifest(root / name, overwrite=args.overwrite)}")
+    facts = manifest_facts(root)
+    checks = check_data_root(root, progress=True)
+    print("\n".join([*facts, *(check.summary() for check in checks)]))
+    manifests_ok = all("match" in line or "no manifest" in line or "PHANTOM" in line for line in facts)
+    if is_phantom(root) and not args.allow_phantom:
+        print(f"{root} is the SYNTHETIC PHANTOM, not real ultrasound: exit 1 (pass --allow-phantom to accept it)",
+              file=sys.stderr)
+        return 1
+    return 0 if manifests_ok and all(check.ok for check in checks) else 1
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_benchmarks
-    from .classifiers import CLASSIFIERS, create_classifier
-    from .u2net import U2Net
+    from .models.registry import CLASSIFIERS, create_classifier
+    from .models.u2net import U2Net
+    from .report.benchmark import run_benchmarks
 
     factories = {"u2netp": lambda size: U2Net("u2netp"), "u2net": lambda size: U2Net("u2net")}
     factories |= {name: (lambda size, name=name: create_classifier(name, 2, size)) for name in CLASSIFIERS}
@@ -46,7 +61,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _phantom(args: argparse.Namespace) -> int:
-    from .phantom import write_phantom
+    from .data.phantom import write_phantom
 
     print(f"phantom written to {write_phantom(Path(args.folder), seed=args.seed)}")
     return 0
@@ -63,9 +78,16 @@ def main(argv: list[str] | None = None) -> int:
                        "'phantom' uses the synthetic phantom")
     study.add_argument("--reports", default="", help="reports folder (default: <repo>/reports)")
     study.add_argument("--seed", type=int, default=0)
+    study.add_argument("--seeds", type=int, default=0,
+                       help="training seeds of the headline models (their spread is reported); 0: the profile's")
     study.set_defaults(run=_study)
-    verify = commands.add_parser("verify", help="check the data files against their manifests")
+    verify = commands.add_parser("verify", help="decode every image and mask, check pairs, sizes and spreadsheet, "
+                                 "and compare with the manifests where there are some")
     verify.add_argument("--data", default="")
+    verify.add_argument("--allow-phantom", action="store_true", help="exit 0 on the synthetic phantom")
+    verify.add_argument("--write-manifest", action="store_true",
+                        help="write <dataset>.manifest.tsv (path, bytes, sha256) for your own copy first")
+    verify.add_argument("--overwrite", action="store_true", help="with --write-manifest: replace existing ones")
     verify.set_defaults(run=_verify)
     bench = commands.add_parser("bench", help="training images/s and inference ms/image on this machine")
     bench.add_argument("--models", default="u2netp,u2net",
@@ -84,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:
         print(f"buslib: error: {err}", file=sys.stderr)
         return 2
 

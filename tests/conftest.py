@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from buslib.locate import BUSI_DIRNAME, find_data_root
-from buslib.phantom import write_phantom
+from buslib.data.locate import BUSI_DIRNAME, find_data_root
+from buslib.data.phantom import write_phantom
+
+REAL_DATA_SKIP = "real data not found"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,4 +41,14 @@ def real_data_root() -> Path:
     except FileNotFoundError as err:
         if os.environ.get("BUSLIB_REQUIRE_DATA") == "1":
             pytest.fail(f"BUSLIB_REQUIRE_DATA=1 but the real data is missing: {err}")
-        pytest.skip(f"real data not found: {err}")
+        pytest.skip(f"{REAL_DATA_SKIP}: {err}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """A loud line when the real-data tests were skipped: green then means 'not tested on data'."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if REAL_DATA_SKIP in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} REAL-DATA TESTS SKIPPED: BUSI and Dataset B were not found",
+                                   red=True, bold=True)
+        terminalreporter.write_line("Point the tests at the data with BUSLIB_DATA=/path/to/folder (the folder holding "
+                                    "Dataset_BUSI_with_GT and DatasetB), or set BUSLIB_REQUIRE_DATA=1 to fail instead.")

@@ -1,0 +1,1 @@
+"""Evaluation: metric functions and group-bootstrap intervals, pure and model-free."""

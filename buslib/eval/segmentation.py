@@ -1,0 +1,84 @@
+"""Segmentation metrics: Li et al.'s pooled pixel metrics and per-image Dice / IoU.
+
+Empty-mask rule (the paper leaves it unsaid): an image whose true mask is empty
+(BUSI's normal class) scores Dice = IoU = 1 when the prediction is empty too and 0
+otherwise. `summarise_cases` reports pooled pixel metrics and per-image means over
+lesion images only, and the rate of false-positive predictions on empty-mask images
+separately, so normal images neither inflate nor deflate the lesion scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .stats import group_bootstrap_ci, safe_ratio
+
+__all__ = ["confusion_counts", "pixel_metrics", "dice_iou", "score_cases", "summarise_cases"]
+
+
+def confusion_counts(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """[tp, fp, fn, tn] pixel counts of two boolean masks of the same shape."""
+    pred, true = np.asarray(pred, bool), np.asarray(true, bool)
+    if pred.shape != true.shape:
+        raise ValueError(f"prediction {pred.shape} and mask {true.shape} differ in shape")
+    tp = int(np.count_nonzero(pred & true))
+    fp = int(np.count_nonzero(pred & ~true))
+    fn = int(np.count_nonzero(~pred & true))
+    return np.array([tp, fp, fn, true.size - tp - fp - fn], dtype=np.int64)
+
+
+def pixel_metrics(counts: Iterable[np.ndarray]) -> dict[str, float]:
+    """Accuracy, recall, precision, F1 and IoU over all pixels of all images pooled (Li et al. Table 1)."""
+    tp, fp, fn, tn = np.sum(list(counts), axis=0).astype(float)
+    return {
+        "accuracy": safe_ratio(tp + tn, tp + fp + fn + tn),
+        "recall": safe_ratio(tp, tp + fn),
+        "precision": safe_ratio(tp, tp + fp),
+        "f1": safe_ratio(2 * tp, 2 * tp + fp + fn),
+        "iou": safe_ratio(tp, tp + fp + fn),
+    }
+
+
+def dice_iou(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """Per-image Dice and IoU, with the module's empty-mask rule."""
+    tp, fp, fn, _ = confusion_counts(pred, true)
+    if tp + fp + fn == 0:
+        return 1.0, 1.0
+    return float(2 * tp / (2 * tp + fp + fn)), float(tp / (tp + fp + fn))
+
+
+def score_cases(image_ids: Sequence[str], preds: Sequence[np.ndarray], trues: Sequence[np.ndarray]) -> pd.DataFrame:
+    """One row per image: pixel counts, Dice, IoU, and whether the true and predicted masks are empty."""
+    if not len(image_ids) == len(preds) == len(trues):
+        raise ValueError(f"{len(image_ids)} ids, {len(preds)} predictions and {len(trues)} masks")
+    rows = []
+    for image_id, pred, true in zip(image_ids, preds, trues):
+        tp, fp, fn, tn = confusion_counts(pred, true)
+        dice, iou = dice_iou(pred, true)
+        rows.append({"image_id": image_id, "tp": tp, "fp": fp, "fn": fn, "tn": tn, "dice": dice, "iou": iou,
+                     "true_empty": tp + fn == 0, "pred_empty": tp + fp == 0})
+    return pd.DataFrame(rows)
+
+
+def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: int = 0) -> dict[str, float]:
+    """The paper's pooled pixel metrics and mean per-image Dice / IoU (group-bootstrap 95% CI) over lesion images.
+
+    Images with an empty true mask are left out of both and summarised separately as the
+    share of them with any predicted lesion pixel (`empty_false_positive_rate`).
+    """
+    groups = np.asarray(groups) if groups is not None else np.arange(len(cases))
+    lesion = ~cases["true_empty"].to_numpy(bool)
+    if not lesion.any():
+        raise ValueError("no image with a lesion to score")
+    summary = pixel_metrics(cases.loc[lesion, ["tp", "fp", "fn", "tn"]].to_numpy())
+    for metric in ("dice", "iou"):
+        values = cases.loc[lesion, metric].to_numpy(float)
+        low, high = group_bootstrap_ci(values, groups[lesion], seed=seed)
+        summary |= {f"{metric}_mean": float(values.mean()), f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+    summary["lesion_images"] = int(lesion.sum())
+    if (~lesion).any():
+        summary["empty_false_positive_rate"] = float((~cases.loc[~lesion, "pred_empty"]).mean())
+    return summary

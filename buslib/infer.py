@@ -1,0 +1,93 @@
+"""Inference: the one place that turns uint8 images into model inputs and runs models (autocast, timing)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data.normalise import IMAGENET_STATS, Stats, normalise
+
+__all__ = ["to_input", "autocast", "predict_seg_logits", "predict_proba", "masks_at_original_size",
+           "inference_ms_per_image", "timed"]
+
+
+def to_input(images: np.ndarray, stats: Stats = IMAGENET_STATS) -> torch.Tensor:
+    """uint8 grey images (N, S, S) -> normalised float (N, 3, S, S) in channels_last, as the loaders give them."""
+    batch = torch.from_numpy(np.ascontiguousarray(images)).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+    return normalise(batch, stats).contiguous(memory_format=torch.channels_last)
+
+
+def autocast(device: torch.device, bf16: bool = True) -> torch.autocast:
+    """bf16 autocast on `device` (faster on CPUs with avx512_bf16 and on GPUs), or a no-op."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def _batched_outputs(model: nn.Module, images: np.ndarray, stats: Stats, batch_size: int, bf16: bool,
+                     progress: bool, desc: str) -> list[torch.Tensor]:
+    """The model's fp32 outputs, batch by batch, in eval mode and without gradients."""
+    device = next(model.parameters()).device
+    model.eval()
+    outputs = []
+    for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress):
+        batch = to_input(images[start:start + batch_size], stats).to(device)
+        with torch.inference_mode(), autocast(device, bf16):
+            outputs.append(model(batch).float().cpu())
+    return outputs
+
+
+def predict_seg_logits(model: nn.Module, images: np.ndarray, batch_size: int = 16, stats: Stats = IMAGENET_STATS,
+                       bf16: bool = True, progress: bool = True) -> np.ndarray:
+    """U2-Net fused-map logits (N, S, S) float32 for uint8 images (N, S, S) at the training resolution."""
+    outputs = _batched_outputs(model, images, stats, batch_size, bf16, progress, "predicting masks")
+    return torch.cat([out[:, 0] for out in outputs]).numpy() if outputs else np.empty(images.shape, np.float32)
+
+
+def predict_proba(model: nn.Module, images: np.ndarray, stats: Stats, batch_size: int = 32,
+                  bf16: bool = True, progress: bool = False) -> np.ndarray:
+    """Softmax probabilities (N, classes) for uint8 grey images (N, S, S), normalised with `stats`."""
+    outputs = _batched_outputs(model, images, stats, batch_size, bf16, progress, "predicting")
+    return torch.softmax(torch.cat(outputs), dim=1).numpy()
+
+
+def masks_at_original_size(logits: np.ndarray, shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+    """Bilinearly upsample each logit map to its image's (height, width) and threshold at 0 (p = 0.5)."""
+    if len(logits) != len(shapes):
+        raise ValueError(f"{len(logits)} logit maps but {len(shapes)} image shapes")
+    masks = []
+    for logit, shape in zip(logits, shapes):
+        full = F.interpolate(torch.from_numpy(logit)[None, None], size=tuple(shape), mode="bilinear",
+                             align_corners=False)
+        masks.append(full[0, 0].numpy() > 0)
+    return masks
+
+
+def inference_ms_per_image(model: nn.Module, size: int, steps: int = 3, bf16: bool = True,
+                           channels_last: bool = True) -> float:
+    """Mean milliseconds of one single-image forward pass at `size` x `size`, after one warm-up."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt).eval()
+    device = next(model.parameters()).device
+    x = torch.randn(1, 3, size, size, device=device).to(memory_format=fmt)
+
+    def infer_step() -> None:
+        with torch.inference_mode(), autocast(device, bf16):
+            model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return 1000 * timed(infer_step, steps)
+
+
+def timed(step, steps: int) -> float:
+    """Mean seconds of `steps` calls of `step()`, after one warm-up call."""
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps

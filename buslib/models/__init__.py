@@ -1,0 +1,1 @@
+"""Networks: the classifier registry (timm, torchvision, RcdNet), U2-Net, and offline pretrained weights."""

@@ -1,0 +1,1 @@
+"""Training with fastai: recipes, learners, callbacks, losses, seeding."""

