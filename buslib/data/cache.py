@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .images import read_image, read_mask
 from .manifest import sha256_file
 
-__all__ = ["ArrayCache", "default_cache_dir", "data_hash", "resize_pair", "load_arrays"]
+__all__ = ["ArrayCache", "default_cache_dir", "data_hash", "resize_image", "resize_pair", "load_arrays"]
 
 
 @dataclass
@@ -46,9 +46,14 @@ def data_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear (antialiased) resize of a grey uint8 image to `size` x `size`, as the study's inputs are made."""
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
 def resize_pair(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear (antialiased) resize of the image; the mask is resized bilinearly and thresholded at 0.5."""
-    small = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    small = resize_image(image, size)
     soft = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR))
     return small, (soft > 127).astype(np.uint8)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import timm
@@ -19,10 +20,10 @@ import torchvision
 from torch import nn
 
 from ..data.normalise import HALF_STATS, IMAGENET_STATS, Stats
-from .pretrained import efficientnet_lite0_weights
+from .pretrained import efficientnet_lite_weights, mobilenetv2_weights
 from .rcdnet import RcdNet
 
-__all__ = ["ClassifierSpec", "CLASSIFIERS", "get_spec", "create_classifier", "cam_layer"]
+__all__ = ["ClassifierSpec", "CLASSIFIERS", "get_spec", "create_classifier", "init_head", "cam_layer"]
 
 OWN_MODELS: dict[str, Callable[[int], nn.Module]] = {"rcdnet": RcdNet}
 
@@ -33,7 +34,7 @@ class ClassifierSpec:
 
     name: str
     arch: str                      # architecture name in `library`
-    paper: str                     # 'li' or 'liu': whose comparison it belongs to
+    paper: str                     # 'li' or 'liu': whose comparison it belongs to ('ours': beyond both)
     recipe: str                    # that paper's training recipe
     description: str
     library: str = "timm"          # 'timm', 'torchvision' or 'buslib' (OWN_MODELS)
@@ -53,7 +54,11 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {spec.name: spec for spec in [
     ClassifierSpec("resnet50", "resnet50", "li", "li", "ResNet-50 (timm resnet50)"),
     ClassifierSpec("resnet34", "resnet34", "li", "li", "ResNet-34 (timm resnet34)"),
     ClassifierSpec("mobilenetv2", "mobilenetv2_100", "liu", "liu", "MobileNetV2 1.0 (timm mobilenetv2_100)",
-                   head="classifier", cam_layer="conv_head"),
+                   head="classifier", cam_layer="conv_head", offline_weights=mobilenetv2_weights),
+    *[ClassifierSpec(f"effnet_lite{n}", f"tf_efficientnet_lite{n}", "ours", "liu",
+                     f"EfficientNet-Lite{n} (timm tf_efficientnet_lite{n}) as a plain classifier", stats=HALF_STATS,
+                     head="classifier", cam_layer="conv_head", offline_weights=partial(efficientnet_lite_weights, n))
+      for n in (0, 1, 2)],
     ClassifierSpec("regnet", "regnety_004", "liu", "liu", "RegNetY-400MF (timm regnety_004)",
                    head="head", cam_layer="s4"),
     ClassifierSpec("resnext50", "resnext50_32x4d", "liu", "liu",
@@ -64,9 +69,9 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {spec.name: spec for spec in [
     ClassifierSpec("alexnet", "alexnet", "li", "li", "AlexNet (torchvision; timm has none)", library="torchvision",
                    head="classifier.6", cam_layer="features.10", min_size=63),
     ClassifierSpec("rcdnet", "rcdnet", "liu", "liu",
-                   "RcdNet: EfficientNet-Lite0 + depthwise-separable conv + CBAM (Liu et al. 2025)", library="buslib",
-                   stats=HALF_STATS, head="head", cam_layer="cbam", offline_weights=efficientnet_lite0_weights,
-                   offline_prefix="backbone."),
+                   "RcdNet: EfficientNet-Lite0 + depthwise-separable conv + CBAM (Liu et al. 2025)",
+                   library="buslib", stats=HALF_STATS, head="head", cam_layer="cbam",
+                   offline_weights=partial(efficientnet_lite_weights, 0), offline_prefix="backbone."),
 ]}
 
 
@@ -112,12 +117,24 @@ def _load_without_head(spec: ClassifierSpec, model: nn.Module, weights: dict[str
         raise ValueError(f"{source}: does not fit '{spec.name}' (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
+def init_head(spec: ClassifierSpec, model: nn.Module, std: float = 0.01) -> None:
+    """Every linear layer of the head drawn from N(0, std), biases zero. timm's default for EfficientNet,
+    uniform(+-1/sqrt(classes)), is +-0.71 for two classes: first-epoch losses of 2.5 instead of 0.6, whose
+    gradients then damage the pretrained features."""
+    for layer in model.get_submodule(spec.head).modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, std)
+            nn.init.zeros_(layer.bias)
+
+
 def _load_imagenet(spec: ClassifierSpec, model: nn.Module, num_classes: int, size: int) -> None:
-    """ImageNet weights into everything but the head: offline where the spec has them, else from the hub."""
+    """ImageNet weights into everything but the head (then a small head): offline where the spec has them,
+    else from the hub."""
     if spec.offline_weights is not None:
         weights = {spec.offline_prefix + k: v for k, v in spec.offline_weights().items()}
         own = model.state_dict()
         model.load_state_dict({k: v for k, v in weights.items() if k in own and not _is_head(spec, k)}, strict=False)
+        init_head(spec, model)
         return
     try:
         reference = _build(spec, num_classes, size, hub_weights=True)
@@ -127,6 +144,7 @@ def _load_imagenet(spec: ClassifierSpec, model: nn.Module, num_classes: int, siz
     own = model.state_dict()
     model.load_state_dict({k: v for k, v in reference.state_dict().items()
                            if k in own and v.shape == own[k].shape and not _is_head(spec, k)}, strict=False)
+    init_head(spec, model)
 
 
 def cam_layer(spec: ClassifierSpec, model: nn.Module) -> nn.Module:

@@ -4,16 +4,17 @@ import pytest
 import torch
 
 from buslib.models import registry
-from buslib.models.pretrained import efficientnet_lite0_weights
+from buslib.models.pretrained import efficientnet_lite_weights
 from buslib.models.rcdnet import CBAM, RcdNet
 from buslib.models.registry import CLASSIFIERS, cam_layer, create_classifier, get_spec
 
-EXPECTED = {"deepcardinal50", "resnet50", "resnet34", "alexnet", "mobilenetv2", "regnet", "vit", "resnext50", "rcdnet"}
+EXPECTED = {"deepcardinal50", "resnet50", "resnet34", "alexnet", "mobilenetv2", "regnet", "vit", "resnext50", "rcdnet",
+            "effnet_lite0", "effnet_lite1", "effnet_lite2"}
 
 
 def test_the_registry_holds_both_papers_models():
     assert set(CLASSIFIERS) == EXPECTED
-    assert {s.paper for s in CLASSIFIERS.values()} == {"li", "liu"}
+    assert {s.paper for s in CLASSIFIERS.values()} == {"li", "liu", "ours"}
     assert get_spec("rcdnet").offline_weights and not get_spec("resnet34").offline_weights
 
 
@@ -42,7 +43,7 @@ def test_rcdnet_layout_and_its_offline_imagenet_backbone():
     model = create_classifier("rcdnet", 2, pretrained=True)
     assert isinstance(model, RcdNet) and isinstance(model.cbam, CBAM)
     assert model.dsc[0].groups == model.backbone.num_features  # depthwise
-    weights = efficientnet_lite0_weights()
+    weights = efficientnet_lite_weights(0)
     assert torch.equal(model.backbone.conv_stem.weight, weights["conv_stem.weight"])
     scratch = create_classifier("rcdnet", 2, pretrained=False)
     assert not torch.equal(scratch.backbone.conv_stem.weight, weights["conv_stem.weight"])

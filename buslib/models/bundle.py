@@ -1,0 +1,91 @@
+"""A model bundle: weights plus everything needed to use them on new images, in one file.
+
+A bundle holds the architecture (registry name or U2-Net variant), the input size and normalisation it
+was trained with, the decision threshold frozen on BUSI validation data (classifiers), where it came
+from (run, commit, profile, data, split), the bundle format version and a sha256 of the weights. It is
+read with `torch.load(weights_only=True)`; another format version or a wrong hash is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data.normalise import IMAGENET_STATS, Stats
+from .registry import create_classifier, get_spec
+from .u2net import STAGES, U2Net
+
+__all__ = ["BUNDLE_FORMAT", "ModelBundle", "weights_sha256", "save_bundle", "load_bundle"]
+
+BUNDLE_FORMAT = "buslib-bundle/1"
+
+
+@dataclass
+class ModelBundle:
+    """A trained model and the facts to use it: kind 'classifier' or 'segmenter'."""
+
+    kind: str
+    arch: str                      # classifier registry name, or 'u2netp' / 'u2net'
+    size: int                      # square input side in pixels
+    state_dict: dict[str, torch.Tensor]
+    stats: Stats = IMAGENET_STATS
+    threshold: float = float("nan")  # P(malignant) at or above which a classifier calls malignant
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def build(self) -> nn.Module:
+        """The network with the bundle's weights, in eval mode."""
+        if self.kind == "classifier":
+            model = create_classifier(self.arch, 2, self.size)
+        elif self.kind == "segmenter" and self.arch in STAGES:
+            model = U2Net(self.arch)
+        else:
+            raise ValueError(f"bundle of unknown kind/architecture: {self.kind} / {self.arch}")
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names, shapes and bytes, in key order."""
+    digest = hashlib.sha256()
+    for name, tensor in state_dict.items():
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        if tensor.numel():
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_bundle(bundle: ModelBundle, path: Path) -> Path:
+    """Write the bundle as one `.pt` file (a dict of tensors, strings and numbers)."""
+    if bundle.kind == "classifier":
+        get_spec(bundle.arch)  # an unknown name fails here, not when a user loads it
+    payload = {"format": BUNDLE_FORMAT, "kind": bundle.kind, "arch": bundle.arch, "size": bundle.size,
+               "stats": [list(bundle.stats[0]), list(bundle.stats[1])], "threshold": float(bundle.threshold),
+               "provenance": dict(bundle.provenance), "sha256": weights_sha256(bundle.state_dict),
+               "state_dict": bundle.state_dict}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, path)
+    return path
+
+
+def load_bundle(path: Path) -> ModelBundle:
+    """Read a bundle safely (`weights_only=True`); refuse another format version or altered weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model bundle")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling errors come in many types
+        raise ValueError(f"{path}: not a readable model bundle ({type(err).__name__}: {err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path}: bundle format {found!r}, this buslib reads {BUNDLE_FORMAT!r}")
+    if weights_sha256(payload["state_dict"]) != payload["sha256"]:
+        raise ValueError(f"{path}: the weights do not match the bundle's sha256: altered or damaged, refusing it")
+    stats = (tuple(payload["stats"][0]), tuple(payload["stats"][1]))
+    return ModelBundle(payload["kind"], payload["arch"], int(payload["size"]), payload["state_dict"], stats,
+                       float(payload["threshold"]), dict(payload["provenance"]))

@@ -1,0 +1,72 @@
+"""Bundles from a study report folder: the segmenter and the headline classifier, with their provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..artefacts import artefact_path, require_artefact
+from ..experiments.external import run_keys
+from ..models.bundle import ModelBundle, load_bundle, save_bundle
+from ..models.registry import get_spec
+from ..profiles import resolve_profile
+
+__all__ = ["BUNDLES_DIR", "export_bundles", "find_bundles"]
+
+BUNDLES_DIR = "bundles"
+
+
+def _provenance(report_dir: Path, number: str, **extra: str) -> dict[str, str]:
+    record_path = report_dir / f"{number}.run.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    facts = {"report": str(report_dir), "run": record.get("run_id", "unknown"), "commit": record.get("commit", "?"),
+             "profile": record.get("profile", "?"), "data": record.get("data", "?"), "notebook": number}
+    return facts | extra
+
+
+def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Path]:
+    """Write `segmenter.pt` (U2NET-Lite of notebook 02) and `classifier.pt` (the grouped-split classifier with
+    the best BUSI test AUC in notebook 03, as notebooks 04 and 05 rank them) from a report folder."""
+    report_dir = Path(report_dir)
+    target = Path(target or report_dir / BUNDLES_DIR)
+    profile = resolve_profile(json.loads((report_dir / "03.run.json").read_text())["profile"]
+                              if (report_dir / "03.run.json").is_file() else "cpu")
+    models = pd.read_csv(require_artefact(report_dir, "cls_models"))
+    results = pd.read_csv(require_artefact(report_dir, "cls_results"))
+    candidates = models[(models["task"] == "binary") & (models["split"] == "grouped")]
+    auc = dict(zip(run_keys(results), results["auc"]))
+    if candidates.empty:
+        raise FileNotFoundError(f"{report_dir}: no grouped-split binary classifier in the model table")
+    best = max(candidates.itertuples(), key=lambda row: auc.get(row.key, float("-inf")))
+    weights = artefact_path(report_dir, "cls_checkpoints") / best.checkpoint
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: the classifier's weights are missing (they are not committed: run "
+                                "notebook 03 with the cpu or gpu profile)")
+    classifier = ModelBundle("classifier", best.model, profile.cls_size,
+                             torch.load(weights, map_location="cpu", weights_only=True),
+                             get_spec(best.model).stats, float(best.threshold),
+                             _provenance(report_dir, "03", key=best.key, split="grouped: test fold 0, threshold on "
+                                         "validation fold 1", auc_busi_test=f"{auc.get(best.key, float('nan')):.4f}"))
+    segmenter = ModelBundle("segmenter", "u2netp", profile.seg_size,
+                            torch.load(require_artefact(report_dir, "u2netp_weights"), map_location="cpu",
+                                       weights_only=True),
+                            provenance=_provenance(report_dir, "02", key="u2netp_grouped",
+                                                   split="grouped: test fold 0"))
+    return {"classifier": save_bundle(classifier, target / "classifier.pt"),
+            "segmenter": save_bundle(segmenter, target / "segmenter.pt")}
+
+
+def find_bundles(models: Path) -> dict[str, ModelBundle]:
+    """The bundles under `models`: a folder holding `classifier.pt` and `segmenter.pt`, or a report folder
+    (its `bundles/`, exported on first use)."""
+    models = Path(models)
+    folder = models if (models / "classifier.pt").is_file() else models / BUNDLES_DIR
+    if not (folder / "classifier.pt").is_file():
+        if not (models / "03_models.csv").is_file():
+            raise FileNotFoundError(f"{models}: neither model bundles (classifier.pt, segmenter.pt) nor a study "
+                                    "report folder (03_models.csv); pass --models reports/cpu or a bundle folder")
+        export_bundles(models, folder)
+    return {kind: load_bundle(folder / f"{kind}.pt") for kind in ("classifier", "segmenter")}

@@ -1,0 +1,54 @@
+"""One self-contained HTML page of a prediction run: every image's overlay and CAM inline, its numbers,
+where the models came from, and what failed. Opens offline: no script, no CDN."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..report.drawing import jpeg_bytes
+
+__all__ = ["write_page"]
+
+THUMBNAIL = 360  # longest side of the inline pictures, pixels
+
+
+def _inline(path: Path) -> str:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        data = base64.b64encode(jpeg_bytes(np.asarray(image))).decode()
+    return f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(path.name)}"/>'
+
+
+def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Path:
+    """Write the page for the `predictions.csv` table `table`, whose picture files lie in `folder`."""
+    done = table[table["status"] == "ok"]
+    failed = table[table["status"] != "ok"]
+    provenance = [c for c in table.columns if c.startswith(("classifier_", "segmenter_"))]
+    facts = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(str(table[c].iloc[0]))}</li>" for c in provenance)
+    cards = []
+    for row in done.itertuples():
+        flags = f'<p class="flag">⚠ {html.escape(row.flags)}</p>' if isinstance(row.flags, str) and row.flags else ""
+        cards.append(f'<div class="card" id="{html.escape(row.image)}"><h3>{html.escape(Path(row.path).name)}</h3>'
+                     f"<p>P(malignant) <b>{row.prob_malignant:.3f}</b> → <b>{row.call}</b> (threshold "
+                     f"{row.threshold:.3f}) · lesion {100 * row.lesion_fraction:.1f}% of the image</p>{flags}"
+                     f"{_inline(folder / row.overlay)}{_inline(folder / row.cam)}</div>")
+    errors = "".join(f"<li>{html.escape(str(row.path))}: {html.escape(str(row.error))}</li>"
+                     for row in failed.itertuples())
+    body = (f"<h1>buslib predictions: {len(done)} images</h1><p class=\"note\">{html.escape(note)}</p>"
+            f"<p>Red outline: predicted lesion (U2NET-Lite). Right: Grad-CAM of the classifier.</p>"
+            f"<h2>Models</h2><ul>{facts}</ul>"
+            + (f"<h2>Not processed ({len(failed)})</h2><ul class=\"failed\">{errors}</ul>" if len(failed) else "")
+            + "<h2>Images</h2>" + "".join(cards))
+    style = ("body{font-family:sans-serif;margin:1.5em;max-width:1200px}.card{border:1px solid #ccc;padding:.5em;"
+             "margin:.5em 0}.card img{margin-right:.5em;vertical-align:top}.note{background:#fff3cd;padding:.5em}"
+             ".flag{color:#a15c00}.failed{color:#b00020}")
+    target.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>buslib predictions</title>'
+                      f"<style>{style}</style></head><body>{body}</body></html>")
+    return target
