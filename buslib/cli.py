@@ -43,6 +43,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.segmenter_paths:
+        from .predict.fast import BENCH_FILE, benchmark_segmenter_paths
+        from .report.context import resolve_data_root
+
+        table = benchmark_segmenter_paths(Path(args.segmenter_paths), resolve_data_root(args.data))
+        print(table.to_string(index=False))
+        print(f"[buslib] written to {Path(args.segmenter_paths) / BENCH_FILE}")
+        return 0
     from .models.registry import CLASSIFIERS, create_classifier
     from .models.u2net import U2Net
     from .report.benchmark import run_benchmarks
@@ -120,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--fp32", action="store_true", help="no bf16 autocast")
     bench.add_argument("--no-channels-last", action="store_true")
     bench.add_argument("--out", default="", help="write the results as JSON here")
+    bench.add_argument("--segmenter-paths", default="", metavar="REPORT_DIR",
+                       help="instead: U2NET-Lite of a report folder on every inference path (eager fp32/bf16, "
+                       "ONNX Runtime fp32/int8), speed at 320 px and IoU change on the BUSI test fold; "
+                       "the fastest within 0.005 IoU becomes predict's path")
+    bench.add_argument("--data", default="", help="with --segmenter-paths: the data folder")
     bench.set_defaults(run=_bench)
     phantom = commands.add_parser("phantom", help="write the synthetic phantom in the official layouts")
     phantom.add_argument("folder")

@@ -14,7 +14,7 @@ from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile
 
-__all__ = ["BUNDLES_DIR", "export_bundles", "find_bundles"]
+__all__ = ["BUNDLES_DIR", "classifier_bundle", "segmenter_bundle", "export_bundles", "bundle_folder", "find_bundles"]
 
 BUNDLES_DIR = "bundles"
 
@@ -27,36 +27,52 @@ def _provenance(report_dir: Path, number: str, **extra: str) -> dict[str, str]:
     return facts | extra
 
 
-def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Path]:
-    """Write `segmenter.pt` (U2NET-Lite of notebook 02) and `classifier.pt` (the grouped-split classifier with
-    the best BUSI test AUC in notebook 03, as notebooks 04 and 05 rank them) from a report folder."""
-    report_dir = Path(report_dir)
-    target = Path(target or report_dir / BUNDLES_DIR)
-    profile = resolve_profile(json.loads((report_dir / "03.run.json").read_text())["profile"]
-                              if (report_dir / "03.run.json").is_file() else "cpu")
+def _profile(report_dir: Path, number: str):
+    record = report_dir / f"{number}.run.json"
+    return resolve_profile(json.loads(record.read_text())["profile"] if record.is_file() else "cpu")
+
+
+def classifier_bundle(report_dir: Path) -> ModelBundle:
+    """The grouped-split binary classifier with the best BUSI test AUC in notebook 03 (as notebooks 04 and 05
+    rank them), with the threshold frozen on BUSI validation data."""
     models = pd.read_csv(require_artefact(report_dir, "cls_models"))
     results = pd.read_csv(require_artefact(report_dir, "cls_results"))
     candidates = models[(models["task"] == "binary") & (models["split"] == "grouped")]
-    auc = dict(zip(run_keys(results), results["auc"]))
     if candidates.empty:
         raise FileNotFoundError(f"{report_dir}: no grouped-split binary classifier in the model table")
+    auc = dict(zip(run_keys(results), results["auc"]))
     best = max(candidates.itertuples(), key=lambda row: auc.get(row.key, float("-inf")))
     weights = artefact_path(report_dir, "cls_checkpoints") / best.checkpoint
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: the classifier's weights are missing (they are not committed: run "
                                 "notebook 03 with the cpu or gpu profile)")
-    classifier = ModelBundle("classifier", best.model, profile.cls_size,
-                             torch.load(weights, map_location="cpu", weights_only=True),
-                             get_spec(best.model).stats, float(best.threshold),
-                             _provenance(report_dir, "03", key=best.key, split="grouped: test fold 0, threshold on "
-                                         "validation fold 1", auc_busi_test=f"{auc.get(best.key, float('nan')):.4f}"))
-    segmenter = ModelBundle("segmenter", "u2netp", profile.seg_size,
-                            torch.load(require_artefact(report_dir, "u2netp_weights"), map_location="cpu",
-                                       weights_only=True),
-                            provenance=_provenance(report_dir, "02", key="u2netp_grouped",
-                                                   split="grouped: test fold 0"))
-    return {"classifier": save_bundle(classifier, target / "classifier.pt"),
-            "segmenter": save_bundle(segmenter, target / "segmenter.pt")}
+    return ModelBundle("classifier", best.model, _profile(report_dir, "03").cls_size,
+                       torch.load(weights, map_location="cpu", weights_only=True), get_spec(best.model).stats,
+                       float(best.threshold),
+                       _provenance(report_dir, "03", key=best.key, split="grouped: test fold 0, threshold on "
+                                   "validation fold 1", auc_busi_test=f"{auc.get(best.key, float('nan')):.4f}"))
+
+
+def segmenter_bundle(report_dir: Path) -> ModelBundle:
+    """U2NET-Lite as notebook 02 trained it on the grouped split."""
+    return ModelBundle("segmenter", "u2netp", _profile(report_dir, "02").seg_size,
+                       torch.load(require_artefact(report_dir, "u2netp_weights"), map_location="cpu",
+                                  weights_only=True),
+                       provenance=_provenance(report_dir, "02", key="u2netp_grouped", split="grouped: test fold 0"))
+
+
+def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Path]:
+    """Write `classifier.pt` and `segmenter.pt` from a report folder (default: into its `bundles/`)."""
+    report_dir = Path(report_dir)
+    target = Path(target or report_dir / BUNDLES_DIR)
+    return {"classifier": save_bundle(classifier_bundle(report_dir), target / "classifier.pt"),
+            "segmenter": save_bundle(segmenter_bundle(report_dir), target / "segmenter.pt")}
+
+
+def bundle_folder(models: Path) -> Path:
+    """The folder of bundles: `models` itself when it holds them, else a report folder's `bundles/`."""
+    models = Path(models)
+    return models if (models / "classifier.pt").is_file() else models / BUNDLES_DIR
 
 
 def find_bundles(models: Path) -> dict[str, ModelBundle]:

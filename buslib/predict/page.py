@@ -30,7 +30,7 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
     """Write the page for the `predictions.csv` table `table`, whose picture files lie in `folder`."""
     done = table[table["status"] == "ok"]
     failed = table[table["status"] != "ok"]
-    provenance = [c for c in table.columns if c.startswith(("classifier_", "segmenter_"))]
+    provenance = [c for c in table.columns if c.startswith(("classifier", "segmenter"))]
     facts = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(str(table[c].iloc[0]))}</li>" for c in provenance)
     cards = []
     for row in done.itertuples():
@@ -42,7 +42,8 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
     errors = "".join(f"<li>{html.escape(str(row.path))}: {html.escape(str(row.error))}</li>"
                      for row in failed.itertuples())
     body = (f"<h1>buslib predictions: {len(done)} images</h1><p class=\"note\">{html.escape(note)}</p>"
-            f"<p>Red outline: predicted lesion (U2NET-Lite). Right: Grad-CAM of the classifier.</p>"
+            f"<p>Red outline: predicted lesion (U2NET-Lite). Right: Grad-CAM of the classifier. Each model is a "
+            f"single network, not a fold ensemble: no per-image uncertainty is given.</p>"
             f"<h2>Models</h2><ul>{facts}</ul>"
             + (f"<h2>Not processed ({len(failed)})</h2><ul class=\"failed\">{errors}</ul>" if len(failed) else "")
             + "<h2>Images</h2>" + "".join(cards))

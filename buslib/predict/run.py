@@ -16,10 +16,11 @@ from tqdm.auto import tqdm
 from ..data.cache import resize_image
 from ..data.images import DataError
 from ..experiments.interpretability import compute_cams
-from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
+from ..infer import masks_at_original_size, predict_proba, segmenter_path
 from ..models.bundle import ModelBundle
 from ..report.drawing import PRED_COLOUR, cam_overlay, outline
-from .export import find_bundles
+from .export import bundle_folder, find_bundles
+from .fast import chosen_path
 from .inputs import check_output_folder, collect_images, read_scan
 from .page import write_page
 
@@ -35,16 +36,17 @@ class Predictor:
 
     classifier: ModelBundle
     segmenter: ModelBundle
+    folder: Path
 
     def __post_init__(self) -> None:
         self.cls_model = self.classifier.build()
-        self.seg_model = self.segmenter.build()
+        self.path = chosen_path(self.folder)
+        self.segment = segmenter_path(self.path, self.segmenter.build(), self.segmenter.size, self.folder,
+                                      self.segmenter.stats)
 
     def predict(self, grey: np.ndarray) -> dict:
         """Mask (original size), P(malignant), call, and Grad-CAM (original size, in [0, 1]) for one image."""
-        seg_input = resize_image(grey, self.segmenter.size)[None]
-        logits = predict_seg_logits(self.seg_model, seg_input, stats=self.segmenter.stats, progress=False)
-        mask = masks_at_original_size(logits, [grey.shape])[0]
+        mask = masks_at_original_size(self.segment(resize_image(grey, self.segmenter.size)[None]), [grey.shape])[0]
         cls_input = resize_image(grey, self.classifier.size)[None]
         prob = float(predict_proba(self.cls_model, cls_input, self.classifier.stats)[0, 1])
         cam = compute_cams(self.classifier.arch, self.cls_model, cls_input, "gradcam")[0][0]
@@ -64,7 +66,7 @@ def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool 
     images = collect_images(inputs)
     check_output_folder(Path(out), images, overwrite)
     bundles = find_bundles(models)
-    predictor = Predictor(bundles["classifier"], bundles["segmenter"])
+    predictor = Predictor(bundles["classifier"], bundles["segmenter"], bundle_folder(models))
     out = Path(out)
     if out.exists() and overwrite:
         shutil.rmtree(out)
@@ -91,8 +93,8 @@ def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool 
     table = pd.DataFrame(rows)
     provenance = {f"classifier_{k}": v for k, v in predictor.classifier.provenance.items()}
     provenance |= {f"segmenter_{k}": v for k, v in predictor.segmenter.provenance.items()}
-    table = table.assign(classifier=predictor.classifier.arch, segmenter=predictor.segmenter.arch, **provenance,
-                         note=NOT_A_DEVICE)
+    table = table.assign(classifier=predictor.classifier.arch, segmenter=predictor.segmenter.arch,
+                         segmenter_inference=predictor.path, **provenance, note=NOT_A_DEVICE)
     table.to_csv(out / "predictions.csv", index=False)
     write_page(out / "index.html", table, out, NOT_A_DEVICE)
     return table

@@ -148,6 +148,8 @@ def _execute(notebook: Path, staging: Path, kernel: str, notebooks_dir: Path, pr
         run = NotebookRun(notebook.stem, time.perf_counter() - start, True)
     except pm.PapermillExecutionError as err:
         run = NotebookRun(notebook.stem, time.perf_counter() - start, False, f"{err.ename}: {err.evalue}")
+    except Exception as err:  # the kernel died, a cell timed out, the notebook could not be read
+        run = NotebookRun(notebook.stem, time.perf_counter() - start, False, f"{type(err).__name__}: {err}")
     if target.exists():
         export_html(target)
     print(f"[buslib] {notebook.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds / 60:.1f} min", flush=True)

@@ -1,4 +1,4 @@
-"""Inference: the one place that turns uint8 images into model inputs and runs models (autocast, timing)."""
+"""PyTorch inference: uint8 images to normalised model inputs, batched prediction under bf16 autocast, timing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data.normalise import IMAGENET_STATS, Stats, normalise
+from ..data.normalise import IMAGENET_STATS, Stats, normalise
 
 __all__ = ["to_input", "autocast", "predict_seg_logits", "predict_proba", "masks_at_original_size",
            "inference_ms_per_image", "timed"]
