@@ -14,7 +14,7 @@ def _study(args: argparse.Namespace) -> int:
 
     only = [part.strip().zfill(2) for part in args.only.split(",")] if args.only else None
     study = run_study(args.profile, only, args.data, Path(args.reports) if args.reports else None, args.seed,
-                      seeds=args.seeds or None)
+                      seeds=args.seeds or None, keep_checkpoints=True if args.keep_checkpoints else None)
     for run in study.runs:
         print(f"[buslib] {run.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds / 60:.1f} min")
     print(f"[buslib] run {study.run_id}: reports in {study.out_dir} (summary.md, metrics.json)")
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                        "'phantom' uses the synthetic phantom")
     study.add_argument("--reports", default="", help="reports folder (default: <repo>/reports)")
     study.add_argument("--seed", type=int, default=0)
+    study.add_argument("--keep-checkpoints", action="store_true",
+                       help="publish the large weights even where the profile keeps none (smoke)")
     study.add_argument("--seeds", type=int, default=0,
                        help="training seeds of the headline models (their spread is reported); 0: the profile's")
     study.set_defaults(run=_study)

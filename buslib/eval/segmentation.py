@@ -67,7 +67,8 @@ def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: i
     """The paper's pooled pixel metrics and mean per-image Dice / IoU (group-bootstrap 95% CI) over lesion images.
 
     Images with an empty true mask are left out of both and summarised separately as the
-    share of them with any predicted lesion pixel (`empty_false_positive_rate`).
+    share of them with any predicted lesion pixel (`empty_false_positive_rate`); image-level detection of the
+    lesion images is the share with any predicted lesion pixel (`lesion_detection_rate`).
     """
     groups = np.asarray(groups) if groups is not None else np.arange(len(cases))
     lesion = ~cases["true_empty"].to_numpy(bool)
@@ -79,6 +80,7 @@ def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: i
         low, high = group_bootstrap_ci(values, groups[lesion], seed=seed)
         summary |= {f"{metric}_mean": float(values.mean()), f"{metric}_ci_low": low, f"{metric}_ci_high": high}
     summary["lesion_images"] = int(lesion.sum())
+    summary["lesion_detection_rate"] = float((~cases.loc[lesion, "pred_empty"]).mean())
     if (~lesion).any():
         summary["empty_false_positive_rate"] = float((~cases.loc[~lesion, "pred_empty"]).mean())
     return summary

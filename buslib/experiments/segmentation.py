@@ -89,6 +89,7 @@ def results_table(runs: Sequence[SegRun]) -> pd.DataFrame:
                      **{k: s[k] for k in ("accuracy", "recall", "precision", "f1", "iou")},
                      "dice_mean": s["dice_mean"], "dice_95ci": format_ci(s["dice_ci_low"], s["dice_ci_high"]),
                      "iou_mean": s["iou_mean"], "iou_95ci": format_ci(s["iou_ci_low"], s["iou_ci_high"]),
+                     "lesion_detection_rate": s["lesion_detection_rate"],
                      "normal_fp_rate": s.get("empty_false_positive_rate", float("nan")),
                      **model_size(run.model), "train_img_per_s": run.train_images_per_s,
                      "train_minutes": run.fit_seconds / 60})

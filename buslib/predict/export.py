@@ -9,6 +9,8 @@ import pandas as pd
 import torch
 
 from ..artefacts import artefact_path, require_artefact
+from ..data.locate import BUSI_DIRNAME
+from ..data.manifest import manifest_path_for, sha256_file
 from ..experiments.external import run_keys
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
@@ -23,8 +25,15 @@ def _provenance(report_dir: Path, number: str, **extra: str) -> dict[str, str]:
     record_path = report_dir / f"{number}.run.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     facts = {"report": str(report_dir), "run": record.get("run_id", "unknown"), "commit": record.get("commit", "?"),
-             "profile": record.get("profile", "?"), "data": record.get("data", "?"), "notebook": number}
+             "profile": record.get("profile", "?"), "data": record.get("data", "?"),
+             "data_manifest": _manifest_digest(Path(record.get("data", "")) / BUSI_DIRNAME), "notebook": number}
     return facts | extra
+
+
+def _manifest_digest(dataset: Path) -> str:
+    """sha256 (first 12) of the BUSI manifest the models were trained against, or 'none'."""
+    manifest = manifest_path_for(dataset)
+    return sha256_file(manifest)[:12] if manifest.is_file() else "none"
 
 
 def _profile(report_dir: Path, number: str):

@@ -41,7 +41,10 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
                      f"{_inline(folder / row.overlay)}{_inline(folder / row.cam)}</div>")
     errors = "".join(f"<li>{html.escape(str(row.path))}: {html.escape(str(row.error))}</li>"
                      for row in failed.itertuples())
-    body = (f"<h1>buslib predictions: {len(done)} images</h1><p class=\"note\">{html.escape(note)}</p>"
+    profiles = {str(table[c].iloc[0]) for c in ("classifier_profile", "segmenter_profile") if c in table}
+    smoke = ('<p class="note"><b>Models from the SMOKE profile (a plumbing check, trained for seconds): these '
+             "predictions mean nothing.</b></p>") if "smoke" in profiles else ""
+    body = (f"<h1>buslib predictions: {len(done)} images</h1><p class=\"note\">{html.escape(note)}</p>{smoke}"
             f"<p>Red outline: predicted lesion (U2NET-Lite). Right: Grad-CAM of the classifier. Each model is a "
             f"single network, not a fold ensemble: no per-image uncertainty is given.</p>"
             f"<h2>Models</h2><ul>{facts}</ul>"

@@ -97,10 +97,13 @@ def check_inputs(data_root: Path) -> None:
 
 def run_study(profile: str = "auto", only: list[str] | None = None, data_dir: str = "",
               reports_dir: Path | None = None, seed: int = 0, notebooks_dir: Path = NOTEBOOKS_DIR,
-              seeds: int | None = None) -> StudyRun:
+              seeds: int | None = None, keep_checkpoints: bool | None = None) -> StudyRun:
     """Check the inputs, then execute the notebooks in order in a fresh run folder, publishing each one that
     succeeds; stop at the first failure, keeping its executed copy as `<name>.failed.ipynb`."""
-    resolved = resolve_profile(profile, **({"seeds": seeds} if seeds else {}))
+    overrides = {"seeds": seeds} if seeds else {}
+    if keep_checkpoints is not None:
+        overrides["keep_checkpoints"] = keep_checkpoints
+    resolved = resolve_profile(profile, **overrides)
     data_root = resolve_data_root(data_dir)
     notebooks = select_notebooks(only, notebooks_dir)
     check_inputs(data_root)
@@ -112,7 +115,7 @@ def run_study(profile: str = "auto", only: list[str] | None = None, data_dir: st
     kernel, commit = ensure_kernel(), git_commit()
     try:
         for notebook in notebooks:
-            run = _execute(notebook, staging, kernel, notebooks_dir, resolved.name, data_root, seed, resolved.seeds)
+            run = _execute(notebook, staging, kernel, notebooks_dir, resolved.name, data_root, seed, seeds or 0)
             study.runs.append(run)
             record = {"notebook": run.name, "run_id": study.run_id, "commit": commit, "profile": resolved.name,
                       "seed": seed, "seeds": resolved.seeds, "seg_seeds": resolved.seg_seeds, "data": str(data_root),
@@ -135,7 +138,8 @@ def run_study(profile: str = "auto", only: list[str] | None = None, data_dir: st
 
 def _execute(notebook: Path, staging: Path, kernel: str, notebooks_dir: Path, profile: str, data_root: Path,
              seed: int, seeds: int) -> NotebookRun:
-    """One notebook through papermill, its cell output streamed to this console, then exported to HTML."""
+    """One notebook through papermill, its cell output streamed to this console, then exported to HTML.
+    `seeds` 0 leaves the notebooks their profile's numbers of training seeds."""
     target = staging / notebook.name
     print(f"[buslib] running {notebook.name} (profile {profile})", flush=True)
     start = time.perf_counter()

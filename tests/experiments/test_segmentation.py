@@ -77,7 +77,9 @@ def test_summary_keeps_empty_masks_out_of_the_lesion_metrics():
     cases = score_cases(["a", "b", "c"], [lesion, lesion, empty | lesion], [lesion, empty, empty])
     summary = summarise_cases(cases)
     assert summary["lesion_images"] == 1 and summary["iou"] == 1.0 and summary["dice_mean"] == 1.0
-    assert summary["empty_false_positive_rate"] == 1.0
+    assert summary["empty_false_positive_rate"] == 1.0 and summary["lesion_detection_rate"] == 1.0
+    missed = summarise_cases(score_cases(["a", "b"], [empty, lesion], [lesion, lesion]))
+    assert missed["lesion_detection_rate"] == 0.5
     with pytest.raises(ValueError, match="no image with a lesion"):
         summarise_cases(cases[cases["true_empty"]])
 

@@ -65,6 +65,24 @@ def test_a_later_notebook_reads_what_an_earlier_one_of_the_same_run_published(tm
     assert {"01.run.json", "02.run.json", "splits_busi.csv"} <= {p.name for p in (tmp_path / "reports/smoke").iterdir()}
 
 
+def test_the_profile_keeps_its_seed_counts_unless_the_user_asks(tmp_path):
+    body = ('from buslib.report.context import open_notebook\n'
+            'ctx = open_notebook("01", PROFILE, DATA_DIR, OUT_DIR, SEED, SEEDS)\n'
+            'ctx.record.record("seeds", ctx.profile.seeds)\nctx.record.record("seg_seeds", ctx.profile.seg_seeds)\n'
+            'ctx.record.record("seeds_asked", SEEDS)\nctx.record.save()')
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(PARAMETERS + "\nSEEDS = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
+        folder / "01_seeds.ipynb")
+    for asked, expected in ((None, (0, 2, 2)), (4, (4, 4, 4))):  # 0: the notebook keeps its profile's counts
+        run_study("smoke", None, "phantom", tmp_path / "reports", notebooks_dir=folder, seeds=asked)
+        values = json.loads((tmp_path / "reports/smoke/01.metrics.json").read_text())
+        assert (values["seeds_asked"], values["seeds"], values["seg_seeds"]) == expected
+
+
 def test_bad_spreadsheet_stops_before_any_notebook_and_writes_nothing(phantom_copy, tmp_path, capsys):
     (phantom_copy / "DatasetB" / "DatasetB.xlsx").write_bytes(b"PK\x03\x04 broken")
     reports = tmp_path / "reports"
