@@ -1,4 +1,4 @@
-"""Command line: `python -m buslib study|verify|phantom ...`."""
+"""Command line: `python -m buslib study|verify|weights|bench|predict|phantom ...`."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .data.checks import check_data_root, manifest_facts, write_manifest
+    from .data.checks import READERS, check_data_root, manifest_facts, write_manifest
     from .data.phantom import is_phantom
     from .report.context import resolve_data_root
 
     root = resolve_data_root(args.data)
     if args.write_manifest:
-        for name in ("Dataset_BUSI_with_GT", "DatasetB"):
+        for name in READERS:
             if (root / name).is_dir():
                 print(f"manifest written: {write_manifest(root / name, overwrite=args.overwrite)}")
     facts = manifest_facts(root)

@@ -25,8 +25,9 @@ from ..models.registry import create_classifier, get_spec
 from ..models.u2net import U2Net
 from .classification import run_key
 
-__all__ = ["FrozenClassifier", "load_frozen_classifiers", "evaluate_external", "run_keys", "rank_by_internal_auc",
-           "internal_vs_external", "errors_by_diagnosis", "load_segmenter", "evaluate_segmenters"]
+__all__ = ["FrozenClassifier", "load_frozen_classifiers", "evaluate_external", "run_keys", "internal_auc",
+           "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis", "load_segmenter",
+           "evaluate_segmenters"]
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,14 @@ def run_keys(results: pd.DataFrame, task: str = "binary") -> pd.Series:
     return pd.Series([run_key(r.model, task, r.split, r.init) for r in results.itertuples()], index=results.index)
 
 
+def internal_auc(internal: pd.DataFrame) -> dict[str, float]:
+    """Run key -> BUSI test-fold AUC, from notebook 03's results table: how models are ranked, never by Dataset B."""
+    return dict(zip(run_keys(internal), internal["auc"]))
+
+
 def rank_by_internal_auc(classifiers: Sequence[FrozenClassifier], internal: pd.DataFrame) -> list[FrozenClassifier]:
-    """Classifiers ordered by their BUSI test-fold AUC from notebook 03 (best first), never by Dataset B."""
-    auc = dict(zip(run_keys(internal), internal["auc"]))
+    """Classifiers ordered by their BUSI test-fold AUC from notebook 03 (best first)."""
+    auc = internal_auc(internal)
     return sorted(classifiers, key=lambda c: -auc.get(c.key, float("-inf")))
 
 

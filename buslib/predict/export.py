@@ -11,7 +11,7 @@ import torch
 from ..artefacts import artefact_path, require_artefact
 from ..data.locate import BUSI_DIRNAME
 from ..data.manifest import manifest_path_for, sha256_file
-from ..experiments.external import run_keys
+from ..experiments.external import internal_auc
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile
@@ -49,7 +49,7 @@ def classifier_bundle(report_dir: Path) -> ModelBundle:
     candidates = models[(models["task"] == "binary") & (models["split"] == "grouped")]
     if candidates.empty:
         raise FileNotFoundError(f"{report_dir}: no grouped-split binary classifier in the model table")
-    auc = dict(zip(run_keys(results), results["auc"]))
+    auc = internal_auc(results)
     best = max(candidates.itertuples(), key=lambda row: auc.get(row.key, float("-inf")))
     weights = artefact_path(report_dir, "cls_checkpoints") / best.checkpoint
     if not weights.is_file():

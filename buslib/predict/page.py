@@ -3,7 +3,6 @@ where the models came from, and what failed. Opens offline: no script, no CDN.""
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..report.drawing import jpeg_bytes
+from ..report.drawing import jpeg_data_uri
 
 __all__ = ["write_page"]
 
@@ -20,10 +19,8 @@ THUMBNAIL = 360  # longest side of the inline pictures, pixels
 
 def _inline(path: Path) -> str:
     with Image.open(path) as image:
-        image = image.convert("RGB")
-        image.thumbnail((THUMBNAIL, THUMBNAIL))
-        data = base64.b64encode(jpeg_bytes(np.asarray(image))).decode()
-    return f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(path.name)}"/>'
+        source = jpeg_data_uri(np.asarray(image.convert("RGB")), THUMBNAIL)
+    return f'<img src="{source}" alt="{html.escape(path.name)}"/>'
 
 
 def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Path:

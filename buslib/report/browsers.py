@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from .drawing import TRUE_COLOUR, cam_overlay, compare_outlines, jpeg_bytes, outline, png_bytes
+from .drawing import TRUE_COLOUR, cam_overlay, compare_outlines, jpeg_data_uri, outline, png_bytes
 
-__all__ = ["STATIC_FRAMES", "SliderBrowser", "static_slider", "slider_browser", "image_browser", "segmentation_browser",
-           "cam_browser"]
+__all__ = ["STATIC_FRAMES", "STATIC_SIDE", "SliderBrowser", "static_slider", "slider_browser", "image_browser",
+           "segmentation_browser", "cam_browser"]
 
-STATIC_FRAMES = 40  # images kept in the static (exported-HTML) version of a browser
+STATIC_FRAMES = 30  # images kept in the static (exported-HTML) version of a browser
+STATIC_SIDE = 320   # their longest side in pixels: two browsers stay near 1 MB in a notebook
 
 
 class SliderBrowser(widgets.VBox):
     """An ipywidgets slider over images that also carries a static HTML version of itself.
 
     JupyterLab shows the live widget. Exported HTML pages show the static version (`export_html` drops
-    the widget view where HTML is present): up to `STATIC_FRAMES` evenly spaced images as JPEG with a
+    the widget view where HTML is present): up to `STATIC_FRAMES` evenly spaced images as small JPEGs with a
     plain range input switching between them, so the page works offline, with no widget manager or CDN.
     """
 
@@ -54,9 +54,8 @@ def static_slider(count: int, render: Callable[[int], tuple[np.ndarray, str]], w
     figures = []
     for position, index in enumerate(shown):
         array, caption = render(int(index))
-        source = base64.b64encode(jpeg_bytes(array)).decode()
         figures.append(f'<figure style="margin:0;display:{"block" if position == 0 else "none"}">'
-                       f'<figcaption>{caption}</figcaption><img src="data:image/jpeg;base64,{source}" '
+                       f'<figcaption>{caption}</figcaption><img src="{jpeg_data_uri(array, STATIC_SIDE)}" '
                        f'style="max-width:{width}"/></figure>')
     toggle = ("var f=this.parentNode.querySelectorAll('figure');"
               "for(var i=0;i<f.length;i++){f[i].style.display=(i==this.value)?'block':'none';}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -10,7 +11,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from scipy import ndimage
 
 __all__ = ["TRUE_COLOUR", "PRED_COLOUR", "outline", "compare_outlines", "cam_overlay", "tile", "png_bytes",
-           "jpeg_bytes"]
+           "jpeg_data_uri"]
 
 TRUE_COLOUR = (60, 220, 60)
 PRED_COLOUR = (255, 60, 60)
@@ -51,8 +52,11 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def jpeg_bytes(array: np.ndarray, quality: int = 80) -> bytes:
-    """JPEG encoding of a uint8 grey or RGB array (image galleries: speckle makes PNG ~5x larger)."""
+def jpeg_data_uri(array: np.ndarray, max_side: int = 320, quality: int = 80) -> str:
+    """A `data:` URI of the array as JPEG, shrunk to fit `max_side` pixels: pictures inline in self-contained
+    HTML (speckle makes PNG about 5x larger)."""
+    image = Image.fromarray(array)
+    image.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
