@@ -74,7 +74,8 @@ def ensure_kernel() -> str:
 
 
 def export_html(notebook: Path) -> Path:
-    """The notebook as a self-contained HTML page; widgets show their static fallback (no CDN needed)."""
+    """The notebook as a self-contained HTML page that loads nothing from the network; widgets show their
+    static fallback."""
     node = nbformat.read(notebook, as_version=4)
     node.metadata.pop("widgets", None)  # no widget manager to fetch from a CDN
     for cell in node.cells:
@@ -82,7 +83,8 @@ def export_html(notebook: Path) -> Path:
             data = output.get("data", {})
             if "text/html" in data:
                 data.pop("application/vnd.jupyter.widget-view+json", None)
-    html, _ = HTMLExporter().from_notebook_node(node)
+    # No script from a CDN: the notebooks use no LaTeX (MathJax) and, without widget views, no require.js.
+    html, _ = HTMLExporter(mathjax_url="", require_js_url="").from_notebook_node(node)
     target = notebook.with_suffix(".html")
     target.write_text(html)
     return target

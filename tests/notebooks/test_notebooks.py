@@ -1,6 +1,7 @@
 """Run the notebooks through the study runner (papermill) with the smoke profile and check what they record."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def test_notebook_01_on_the_real_data(smoke_run):
     assert values["data_busi_leaky_groups_fold"] == 0 and values["data_busi_leaky_groups_li_cls"] > 0
     html = (out / "01_data_exploration.html").read_text()
     assert html.count("buslib-static-slider") == 2 and "html-manager" not in html  # sliders work offline
+    assert not re.search(r'<script[^>]*src="https?://', html)  # nothing fetched from a CDN
     splits = (out / "splits_busi.csv").read_text().splitlines()
     assert len(splits) == 781 and splits[0].startswith("image_id,label,group,fold")
 
