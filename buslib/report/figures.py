@@ -82,12 +82,14 @@ def outline_tiles(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequ
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str, title: str) -> go.Figure:
-    """Train/valid loss and a validation metric per epoch, one colour per run."""
+    """Train/valid loss (log axes: one early spike would flatten the rest) and a validation metric per epoch,
+    one colour per run."""
     tidy = pd.concat([h.assign(run=name) for name, h in histories.items()], ignore_index=True)
     long = tidy.melt(id_vars=["run", "epoch"], value_vars=["train_loss", "valid_loss", metric],
                      var_name="curve", value_name="value")
     fig = px.line(long, x="epoch", y="value", color="run", facet_col="curve", markers=True, title=title)
     fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_yaxes(type="log", col=1).update_yaxes(type="log", col=2)
     return fig.update_layout(height=380)
 
 
