@@ -23,8 +23,11 @@ ARTEFACTS = {
     "splits": Artefact("splits_busi.csv", "01", "BUSI cohort: near-duplicate group, grouped fold, papers' splits"),
     "seg_results": Artefact("02_results.csv", "02", "segmentation results beside Li Table 1"),
     "u2netp_weights": Artefact("02_u2netp_grouped.pth", "02", "U2NET-Lite trained on the grouped split (~5 MB)"),
+    "u2netp_folds": Artefact(f"{CHECKPOINTS}/02_u2netp_folds.pth", "02",
+                             "U2NET-Lite of every cross-validation fold (fold -> weights), the fold ensemble"),
     "u2net_weights": Artefact(f"{CHECKPOINTS}/02_u2net_grouped.pth", "02", "U2NET trained on the grouped split"),
     "cls_results": Artefact("03_results.csv", "03", "binary classification results, one row per run"),
+    "cls_oof": Artefact("03_oof.csv", "03", "cross-validated classifiers: pooled out-of-fold metrics"),
     "cls_models": Artefact("03_models.csv", "03", "saved classifiers with their frozen thresholds"),
     "cls_checkpoints": Artefact(CHECKPOINTS, "03", "folder of the classifiers' weights"),
 }

@@ -18,10 +18,14 @@ class Profile:
     n_folds: int = 5
     max_images_per_class: int | None = None
     seg_size: int = 320
-    seg_epochs: int = 100          # U2NET-Lite, on every split
-    seg_epochs_full: int = 100     # full U2NET (about 2x slower an epoch than U2NET-Lite on CPU)
+    seg_epochs: int = 100          # U2NET-Lite started from DUTS, on every fold and split
+    seg_epochs_scratch: int = 100  # U2NET-Lite from scratch (the papers' way; it needs more epochs)
+    seg_epochs_full: int = 100     # full U2NET from DUTS (about 2x slower an epoch than U2NET-Lite on CPU)
+    seg_probe_epochs: int = 10     # each batch-norm treatment's short fine-tune, compared on validation data
     cls_size: int = 224
-    cls_epochs: int | None = None  # None: each paper's own (Li 100, Liu 30)
+    cls_epochs: int | None = None  # scratch classifiers; None: each paper's own (Li 100, Liu 30)
+    cls_epochs_pretrained: int | None = None  # ImageNet-started classifiers; None: each paper's own
+    cls_cv_models: int = 2         # classifiers cross-validated on every fold (the best by validation AUC)
     cls_models: tuple[str, ...] | None = None  # None: every registered classifier
     seeds: int = 3                 # training seeds of the headline classifier, for its seed-to-seed spread
     seg_seeds: int | None = None   # training seeds of U2NET-Lite (None: `seeds`); each costs a full training
@@ -31,12 +35,16 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile("smoke", "plumbing check on a tiny subset: its numbers mean nothing",
-                     n_folds=3, max_images_per_class=12, seg_size=64, seg_epochs=1, seg_epochs_full=1,
-                     cls_size=64, cls_epochs=1, cls_models=("deepcardinal50", "rcdnet", "vit", "alexnet"),
+                     n_folds=3, max_images_per_class=12, seg_size=64, seg_epochs=1, seg_epochs_scratch=1,
+                     seg_epochs_full=1, seg_probe_epochs=1, cls_size=64, cls_epochs=1, cls_epochs_pretrained=1,
+                     cls_models=("deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"),
                      seeds=2, keep_checkpoints=False, results_meaningful=False),
     "cpu": Profile("cpu", "the study at reduced resolution and epochs on 2 CPU cores",
-                   seg_size=128, seg_epochs=20, seg_epochs_full=6, cls_size=128, cls_epochs=16,
-                   seg_seeds=2),  # a third U2NET-Lite seed (17 min) would push the study past 2 hours
+                   seg_size=128, seg_epochs=4, seg_epochs_scratch=12, seg_epochs_full=3, seg_probe_epochs=2,
+                   cls_size=128, cls_epochs=8, cls_epochs_pretrained=12, seeds=2,
+                   # ResNeXt-50 32x4d runs once, as Li's DeepCardinal-50: Liu's "ResNeXt" row is the same network
+                   cls_models=("deepcardinal50", "resnet50", "resnet34", "mobilenetv2", "effnet_lite0",
+                               "effnet_lite1", "effnet_lite2", "regnet", "vit", "alexnet", "rcdnet")),
     "gpu": Profile("gpu", "the papers' settings (224 px classification, 320 px segmentation) on one GPU"),
 }
 

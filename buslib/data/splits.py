@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 __all__ = ["grouped_folds", "random_split", "make_split_table", "split_leakage", "save_split_table", "fold_roles",
-           "paper_roles", "role_rows"]
+           "fold_split", "paper_roles", "role_rows"]
 
 
 def grouped_folds(frame: pd.DataFrame, n_folds: int, seed: int, label_col: str = "label",
@@ -79,6 +79,12 @@ def fold_roles(folds: Sequence[int], test_fold: int, n_folds: int) -> np.ndarray
     roles[folds == (test_fold + 1) % n_folds] = "valid"
     roles[folds == test_fold] = "test"
     return roles
+
+
+def fold_split(fold: int) -> str:
+    """The split name of grouped test fold `fold`: 'grouped' for fold 0 (the fold every wide comparison
+    uses), 'grouped_f<k>' for the others (cross-validation)."""
+    return "grouped" if fold == 0 else f"grouped_f{fold}"
 
 
 def paper_roles(split: Sequence[str], seed: int, valid_share: float = 0.1) -> np.ndarray:

@@ -14,8 +14,9 @@ from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from .stats import group_resamples, safe_ratio
 
-__all__ = ["BINARY_METRICS", "choose_threshold", "expected_calibration_error", "reliability_curve",
-           "binary_metrics", "bootstrap_binary_metrics", "roc_points", "multiclass_metrics", "confusion_table"]
+__all__ = ["BINARY_METRICS", "choose_threshold", "sensitivity_threshold", "expected_calibration_error",
+           "reliability_curve", "binary_metrics", "bootstrap_binary_metrics", "roc_points", "multiclass_metrics",
+           "confusion_table"]
 
 BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "auc", "brier", "ece")
 
@@ -38,6 +39,16 @@ def choose_threshold(y: Sequence[int], prob: Sequence[float]) -> float:
         return 0.5
     fpr, tpr, thresholds = roc_curve(y, prob)
     return float(np.clip(thresholds[int(np.argmax(tpr - fpr))], 0.0, 1.0))
+
+
+def sensitivity_threshold(y: Sequence[int], prob: Sequence[float], sensitivity: float = 0.90) -> float:
+    """The highest threshold at which `prob >= threshold` keeps at least `sensitivity` of the positives
+    (a triage operating point: a tool that must not miss cancers); 0.5 if there is no positive."""
+    y, prob = _check(y, prob)
+    positives = np.sort(prob[y == 1])
+    if not positives.size:
+        return 0.5
+    return float(positives[int(np.floor((1 - sensitivity) * positives.size + 1e-9))])
 
 
 def expected_calibration_error(y: Sequence[int], prob: Sequence[float], bins: int = 10) -> float:

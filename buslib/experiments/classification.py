@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..data.loaders import build_dataloaders
-from ..data.splits import fold_roles, paper_roles, role_rows
+from ..data.splits import fold_roles, fold_split, paper_roles, role_rows
 from ..data.tasks import TASKS, class_targets
 from ..eval.classification import (
     binary_metrics,
@@ -24,6 +24,7 @@ from ..eval.classification import (
     multiclass_metrics,
     reliability_curve,
     roc_points,
+    sensitivity_threshold,
 )
 from ..eval.stats import format_ci
 from ..infer import inference_ms_per_image, predict_proba
@@ -32,10 +33,9 @@ from ..models.size import model_size
 from ..train.callbacks import history
 from ..train.classification import cls_learner, get_cls_recipe, require_every_class
 from ..train.fitting import fit, seed_run
-from .seeds import repeat_seeds
 
 __all__ = ["run_key", "ClsRun", "run_classifier", "results_table", "three_class_table", "metrics_frame",
-           "leakage_comparison", "headline_run", "rerun_with_seeds", "save_run", "TaskData", "prepare_task",
+           "leakage_comparison", "save_run", "TaskData", "prepare_task",
            "initialisation", "run_many", "run_with_hub_weights", "label", "roc_curves", "reliability_curves",
            "confusion_tables", "auc_table"]
 
@@ -59,6 +59,9 @@ class ClsRun:
     history: pd.DataFrame
     threshold: float
     test: pd.DataFrame                  # image_id, group, y, prob_* per test image
+    valid: pd.DataFrame                 # the same per validation image (thresholds and TTA are chosen there)
+    tta: bool                           # horizontal-flip averaging at test time (kept where validation AUC gains)
+    triage_threshold: float             # sensitivity >= 0.90 on validation (binary)
     metrics: dict[str, float]
     ci: pd.DataFrame | None
     fit_seconds: float
@@ -96,21 +99,45 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     learn = cls_learner(model, dls, recipe, len(classes), Path(workdir), label=f"{key} seed {seed}")
     fit(learn, recipe, epochs)
     model = learn.model.eval()
-    valid_prob = predict_proba(model, images[valid], spec.stats)
-    test_prob = predict_proba(model, images[test], spec.stats)
-    groups = frame["group"].to_numpy()[test] if "group" in frame else np.arange(len(test))
-    table = pd.DataFrame({"image_id": frame["image_id"].to_numpy()[test], "group": groups, "y": targets[test],
-                          **{f"prob_{c}": test_prob[:, i] for i, c in enumerate(classes)}})
+    valid_prob, tta = _validation_proba(model, images[valid], targets[valid], spec.stats, len(classes) == 2)
+    test_prob = predict_proba(model, images[test], spec.stats, tta=tta)
+    test_table, valid_table = (_prob_table(frame, rows, targets, prob, classes)
+                               for rows, prob in ((test, test_prob), (valid, valid_prob)))
+    groups = test_table["group"].to_numpy()
     if len(classes) == 2:
         threshold = choose_threshold(targets[valid], valid_prob[:, 1])
+        triage = sensitivity_threshold(targets[valid], valid_prob[:, 1])
         metrics = binary_metrics(targets[test], test_prob[:, 1], threshold)
+        triaged = binary_metrics(targets[test], test_prob[:, 1], triage)
+        metrics |= {"triage_recall": triaged["recall"], "triage_specificity": triaged["specificity"],
+                    "valid_auc": binary_metrics(targets[valid], valid_prob[:, 1])["auc"]}
         ci = bootstrap_binary_metrics(targets[test], test_prob[:, 1], threshold, groups, n_resamples, seed=seed)
     else:
-        threshold, ci = float("nan"), None
+        threshold, triage, ci = float("nan"), float("nan"), None
         metrics = multiclass_metrics(targets[test], test_prob, classes)
     return ClsRun(model_name, task, split, "imagenet" if pretrained else "scratch", recipe.name, epochs, model,
-                  history(learn), threshold, table, metrics, ci, learn.fit_seconds,
+                  history(learn), threshold, test_table, valid_table, tta, triage, metrics, ci, learn.fit_seconds,
                   learn.train_images / max(learn.fit_seconds, 1e-9), inference_ms_per_image(model, size))
+
+
+def _validation_proba(model: nn.Module, images: np.ndarray, y: np.ndarray, stats: tuple,
+                      binary: bool) -> tuple[np.ndarray, bool]:
+    """Validation probabilities, and whether averaging with the horizontal flip is kept (binary: it raises
+    the validation AUC); the probabilities are those of the kept choice."""
+    plain = predict_proba(model, images, stats)
+    if not binary:
+        return plain, False
+    flipped = predict_proba(model, images, stats, tta=True)
+    keep = binary_metrics(y, flipped[:, 1])["auc"] > binary_metrics(y, plain[:, 1])["auc"]
+    return (flipped, True) if keep else (plain, False)
+
+
+def _prob_table(frame: pd.DataFrame, rows: np.ndarray, targets: np.ndarray, prob: np.ndarray,
+                classes: Sequence[str]) -> pd.DataFrame:
+    """image_id, group, y and prob_<class> of the given rows."""
+    groups = frame["group"].to_numpy()[rows] if "group" in frame else np.arange(len(rows))
+    return pd.DataFrame({"image_id": frame["image_id"].to_numpy()[rows], "group": groups, "y": targets[rows],
+                         **{f"prob_{c}": prob[:, i] for i, c in enumerate(classes)}})
 
 
 def results_table(runs: Sequence[ClsRun]) -> pd.DataFrame:
@@ -124,7 +151,8 @@ def results_table(runs: Sequence[ClsRun]) -> pd.DataFrame:
                                                                    "specificity", "f1", "auc")}}
         row["auc_95ci"] = format_ci(run.ci.loc["auc", "low"], run.ci.loc["auc", "high"])
         row["accuracy_95ci"] = format_ci(run.ci.loc["accuracy", "low"], run.ci.loc["accuracy", "high"])
-        row |= {"ece": run.metrics["ece"], "brier": run.metrics["brier"], "threshold": run.threshold,
+        row |= {"ece": run.metrics["ece"], "brier": run.metrics["brier"], "threshold": run.threshold, "tta": run.tta,
+                "triage_recall": run.metrics["triage_recall"], "triage_specificity": run.metrics["triage_specificity"],
                 "params_m": model_size(run.model)["params_m"],
                 "train_minutes": run.fit_seconds / 60, "train_img_per_s": run.train_images_per_s,
                 "infer_ms": run.infer_ms}
@@ -156,28 +184,14 @@ def leakage_comparison(results: pd.DataFrame) -> pd.DataFrame:
     return random.merge(grouped, on=["model", "init"], suffixes=("_random", "_grouped"))
 
 
-def headline_run(runs: Sequence[ClsRun], split: str = "grouped") -> ClsRun:
-    """The binary run with the best test AUC on `split`: the number the study leads with."""
-    candidates = [r for r in runs if r.task == "binary" and r.split == split]
-    if not candidates:
-        raise ValueError(f"no binary run on split '{split}'")
-    return max(candidates, key=lambda r: r.metrics["auc"])
-
-
-def rerun_with_seeds(run: ClsRun, data: TaskData, repeats: int, first_seed: int, workdir: Path) -> list[ClsRun]:
-    """The same model, task, split, epochs and initialisation trained again with `repeats` other seeds."""
-    return repeat_seeds(run_classifier, repeats, first_seed, run.model_name, run.task, run.split, data.frame,
-                        data.roles[run.split], data.images, data.targets, run.epochs, workdir,
-                        pretrained=run.init == "imagenet")
-
-
 def save_run(run: ClsRun, folder: Path) -> dict:
     """Write the weights to `folder/03_<key>.pth` and return the row notebooks 04 and 05 read back."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"03_{run.key}.pth"
     torch.save(run.model.state_dict(), path)
     return {"key": run.key, "model": run.model_name, "task": run.task, "split": run.split, "init": run.init,
-            "threshold": run.threshold, "checkpoint": path.name, "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "threshold": run.threshold, "triage_threshold": run.triage_threshold, "tta": run.tta,
+            "checkpoint": path.name, "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 @dataclass
@@ -191,16 +205,15 @@ class TaskData:
     roles: dict[str, np.ndarray]
 
 
-def prepare_task(frame: pd.DataFrame, images: np.ndarray, task: str, n_folds: int, seed: int,
-                 test_fold: int = 0) -> TaskData:
-    """Rows of `task` (frame/images aligned, `in_classification` rows only) with the grouped roles and
-    the papers' random-split roles (Li 11:1:3, Liu 7:3)."""
+def prepare_task(frame: pd.DataFrame, images: np.ndarray, task: str, n_folds: int, seed: int) -> TaskData:
+    """Rows of `task` (frame/images aligned, `in_classification` rows only) with the grouped roles of every
+    test fold ('grouped' for fold 0, 'grouped_f<k>') and the papers' random-split roles (Li 11:1:3, Liu 7:3)."""
     keep = frame["in_classification"].to_numpy(bool)
     rows, targets = class_targets(frame["label"].to_numpy()[keep], task)
     chosen = np.flatnonzero(keep)[rows]
     part = frame.iloc[chosen].reset_index(drop=True)
-    roles = {"grouped": fold_roles(part["fold"], test_fold, n_folds),
-             "li_11_1_3": paper_roles(part["split_li_cls"], seed),
+    roles = {fold_split(fold): fold_roles(part["fold"], fold, n_folds) for fold in range(n_folds)}
+    roles |= {"li_11_1_3": paper_roles(part["split_li_cls"], seed),
              "liu_7_3": paper_roles(part["split_liu_cls"], seed)}
     return TaskData(task, part, images[chosen], targets, roles)
 
@@ -211,16 +224,17 @@ def initialisation(model_name: str, use_hub: bool) -> bool:
 
 
 def run_many(models: Sequence[str], data: TaskData, split: str, epochs: int | None, workdir: Path, seed: int = 0,
-             use_hub: bool = False, pretrained: bool | None = None) -> list[ClsRun]:
+             use_hub: bool = False, pretrained: bool | None = None,
+             pretrained_epochs: int | None = None) -> list[ClsRun]:
     """Train and score each model on one task and split, in order, with a progress line per model.
 
-    `epochs` None takes each model's paper recipe's own; `pretrained` None takes
-    `initialisation(model, use_hub)`, True or False forces it.
+    `epochs` (scratch) and `pretrained_epochs` (ImageNet start; None: as `epochs`): None takes each model's
+    paper recipe's own; `pretrained` None takes `initialisation(model, use_hub)`, True or False forces it.
     """
     runs = []
     for name in models:
         init = initialisation(name, use_hub) if pretrained is None else pretrained
-        n_epochs = epochs or get_cls_recipe(get_spec(name).recipe).epochs
+        n_epochs = ((pretrained_epochs or epochs) if init else epochs) or get_cls_recipe(get_spec(name).recipe).epochs
         print(f"[{data.task} / {split}] {name} ({'ImageNet' if init else 'scratch'}), {n_epochs} epochs", flush=True)
         runs.append(run_classifier(name, data.task, split, data.frame, data.roles[split], data.images, data.targets,
                                    n_epochs, workdir, init, seed))

@@ -16,23 +16,25 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..artefacts import ARTEFACTS, artefact_path, require_artefact
+from ..artefacts import artefact_path, require_artefact
 from ..eval.classification import binary_metrics, bootstrap_binary_metrics
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
 from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
 from ..models.registry import create_classifier, get_spec
-from ..models.u2net import U2Net
+from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
 
-__all__ = ["FrozenClassifier", "load_frozen_classifiers", "evaluate_external", "run_keys", "internal_auc",
+__all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "ensemble_vs_folds", "disagreement_review",
+           "load_frozen_classifiers", "evaluate_external", "run_keys", "internal_auc",
            "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis", "load_segmenter",
-           "evaluate_segmenters"]
+           "load_segmenter_ensemble", "evaluate_segmenters"]
 
 
 @dataclass(frozen=True)
 class FrozenClassifier:
-    """A BUSI-trained binary classifier with the threshold chosen on BUSI validation data."""
+    """A BUSI-trained binary classifier with the thresholds (Youden's and triage) chosen on BUSI validation
+    data and its test-time flip choice."""
 
     key: str
     model_name: str
@@ -40,10 +42,53 @@ class FrozenClassifier:
     init: str
     threshold: float
     model: nn.Module
+    triage_threshold: float = float("nan")
+    tta: bool = False
 
     @property
     def stats(self) -> tuple:
         return get_spec(self.model_name).stats
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """P(malignant) per uint8 image at the training resolution."""
+        return predict_proba(self.model, images, self.stats, tta=self.tta)[:, 1]
+
+
+@dataclass(frozen=True)
+class FoldEnsemble:
+    """The cross-validation fold models of one classifier, averaged; thresholds are the median of the
+    members' BUSI-validation thresholds."""
+
+    key: str
+    model_name: str
+    init: str
+    members: tuple[FrozenClassifier, ...]
+    split: str = "ensemble"
+
+    @property
+    def threshold(self) -> float:
+        return float(np.median([m.threshold for m in self.members]))
+
+    @property
+    def triage_threshold(self) -> float:
+        return float(np.median([m.triage_threshold for m in self.members]))
+
+    def member_probabilities(self, images: np.ndarray) -> np.ndarray:
+        """P(malignant) of every member (members x images)."""
+        return np.stack([m.predict(images) for m in self.members])
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.member_probabilities(images).mean(0)
+
+
+def fold_ensembles(classifiers: Sequence[FrozenClassifier]) -> list[FoldEnsemble]:
+    """One ensemble per model and initialisation trained on every grouped fold ('grouped', 'grouped_f<k>')."""
+    by_model: dict[tuple[str, str], list[FrozenClassifier]] = {}
+    for clf in classifiers:
+        if clf.split.startswith("grouped"):
+            by_model.setdefault((clf.model_name, clf.init), []).append(clf)
+    return [FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init, tuple(members))
+            for (name, init), members in by_model.items() if len(members) > 1]
 
 
 def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
@@ -58,26 +103,65 @@ def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
         if not weights.is_file():
             raise FileNotFoundError(f"{weights}: listed in {table_path.name} but missing; rerun notebook 03")
         model = create_classifier(row.model, 2, size, pretrained=weights).eval()
-        frozen.append(FrozenClassifier(row.key, row.model, row.split, row.init, float(row.threshold), model))
+        triage, tta = float(getattr(row, "triage_threshold", "nan")), bool(getattr(row, "tta", False))
+        frozen.append(FrozenClassifier(row.key, row.model, row.split, row.init, float(row.threshold), model,
+                                       triage, tta))
     return frozen
 
 
-def evaluate_external(classifiers: Sequence[FrozenClassifier], images: np.ndarray, labels: np.ndarray,
+def evaluate_external(classifiers: Sequence[FrozenClassifier | FoldEnsemble], images: np.ndarray, labels: np.ndarray,
                       groups: Sequence | None = None, seed: int = 0,
                       n_resamples: int = 1000) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Metrics with 95% bootstrap CIs of every frozen classifier at its BUSI threshold; and P(malignant)
     per image for each (by key)."""
     rows, probabilities = [], {}
     for clf in classifiers:
-        prob = predict_proba(clf.model, images, clf.stats)[:, 1]
+        prob = clf.predict(images)
         probabilities[clf.key] = prob
         metrics = binary_metrics(labels, prob, clf.threshold)
+        triaged = binary_metrics(labels, prob, clf.triage_threshold)
+        metrics |= {"triage_recall": triaged["recall"], "triage_specificity": triaged["specificity"]}
         ci = bootstrap_binary_metrics(labels, prob, clf.threshold, groups, n_resamples, seed=seed)
         rows.append({"key": clf.key, "model": clf.model_name, "init": clf.init, "split": clf.split,
                      "threshold": clf.threshold, **metrics,
                      "auc_95ci": format_ci(ci.loc["auc", "low"], ci.loc["auc", "high"]),
                      "accuracy_95ci": format_ci(ci.loc["accuracy", "low"], ci.loc["accuracy", "high"])})
     return pd.DataFrame(rows), probabilities
+
+
+def ensemble_vs_folds(ensembles: Sequence[FoldEnsemble], images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Dataset B AUC and accuracy of each ensemble beside each of its fold models alone."""
+    rows = []
+    for ensemble in ensembles:
+        for member in ensemble.members:
+            rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": member.split,
+                         **_auc_accuracy(labels, member.predict(images), member.threshold)})
+        rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": "ensemble of the folds",
+                     **_auc_accuracy(labels, ensemble.predict(images), ensemble.threshold)})
+    return pd.DataFrame(rows)
+
+
+def disagreement_review(ensemble: FoldEnsemble, busi_images: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                        share: float = 0.10) -> tuple[pd.DataFrame, float]:
+    """Flag "uncertain, review" where the fold models disagree: member SD of P(malignant) above the level
+    that the top `share` of BUSI images reach (chosen on BUSI, never on Dataset B; most BUSI images were
+    training images of most members, so it is a low bar). Returns, for flagged and unflagged Dataset B
+    images, how many there are and how often the ensemble's call is wrong; and the SD level."""
+    level = float(np.quantile(ensemble.member_probabilities(busi_images).std(0), 1 - share))
+    members = ensemble.member_probabilities(images)
+    flagged = members.std(0) > level
+    wrong = (members.mean(0) >= ensemble.threshold).astype(int) != labels
+    rows = [{"images": name, "count": int(part.sum()), "share": float(part.mean()),
+             "error_rate": float(wrong[part].mean()) if part.any() else float("nan")}
+            for name, part in ((f"flagged: member SD > {level:.3f}", flagged),
+                               (f"not flagged: member SD <= {level:.3f}", ~flagged))]
+    return pd.DataFrame(rows), level
+
+
+def _auc_accuracy(labels: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, float]:
+    metrics = binary_metrics(labels, prob, threshold)
+    return {"auc": metrics["auc"], "accuracy": metrics["accuracy"], "recall": metrics["recall"],
+            "specificity": metrics["specificity"], "threshold": threshold}
 
 
 def run_keys(results: pd.DataFrame, task: str = "binary") -> pd.Series:
@@ -128,6 +212,19 @@ def load_segmenter(report_dir: Path, variant: str) -> U2Net | None:
     return model.eval()
 
 
+def load_segmenter_ensemble(report_dir: Path) -> SegmentationEnsemble | None:
+    """The cross-validation U2NET-Lites of notebook 02 averaged, or None when they were not saved."""
+    path = artefact_path(report_dir, "u2netp_folds")
+    if not path.is_file():
+        return None
+    members = []
+    for state in torch.load(path, map_location="cpu", weights_only=True).values():
+        member = U2Net("u2netp")
+        member.load_state_dict({k: v.float() for k, v in state.items()})
+        members.append(member)
+    return SegmentationEnsemble(members).eval()
+
+
 def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndarray, full_masks: Sequence[np.ndarray],
                         frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict]:
     """Segmentation metrics of each available segmenter on resized `images`, scored at the original size
@@ -135,7 +232,7 @@ def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndar
     rows, cases, predicted = [], {}, {}
     for name, model in segmenters.items():
         if model is None:
-            rows.append({"model": name, "status": f"not run: no {ARTEFACTS[name + '_weights'].path} (run notebook 02)"})
+            rows.append({"model": name, "status": "not run: its weights were not saved (run notebook 02)"})
             continue
         predictions = masks_at_original_size(predict_seg_logits(model, images), [m.shape for m in full_masks])
         predicted[name] = predictions

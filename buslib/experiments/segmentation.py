@@ -11,17 +11,23 @@ import pandas as pd
 from torch import nn
 
 from ..data.loaders import build_dataloaders
-from ..data.splits import role_rows
-from ..eval.segmentation import score_cases, summarise_cases
+from ..data.splits import fold_roles, fold_split, role_rows
+from ..eval.segmentation import confusion_counts, pixel_metrics, score_cases, summarise_cases
 from ..eval.stats import format_ci
 from ..infer import masks_at_original_size, predict_seg_logits
+from ..models.pretrained import u2net_duts
 from ..models.size import model_size
 from ..models.u2net import U2Net
+from ..train.batchnorm import prepare_batchnorm
 from ..train.callbacks import history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 
-__all__ = ["SegRun", "run_segmentation", "ranked_cases", "results_table", "metrics_frame"]
+__all__ = ["INITS", "MIN_AREAS", "SegRun", "run_segmentation", "pooled_iou", "drop_small", "choose_min_area",
+           "run_folds", "out_of_fold", "fold_table", "probe_table", "fold_weights", "ranked_cases", "results_table",
+           "metrics_frame"]
+
+INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
 
 
 @dataclass
@@ -31,6 +37,10 @@ class SegRun:
     key: str
     variant: str
     split: str
+    init: str
+    bn: str
+    normals: bool
+    tta: bool
     epochs: int
     model: nn.Module
     history: pd.DataFrame
@@ -39,36 +49,112 @@ class SegRun:
     fit_seconds: float
     train_images_per_s: float
     predictions: list[np.ndarray]
+    valid_iou: float
+    valid_iou_tta: float
+    min_area: float                 # predicted lesions smaller than this share of the image are dropped
+
+
+MIN_AREAS = (0.0, 0.0025, 0.005, 0.01, 0.02)  # shares of the image below which a predicted lesion is dropped
+
+
+def pooled_iou(predicted: np.ndarray, masks: np.ndarray) -> float:
+    """Pooled IoU over all pixels of boolean predictions and masks of the same shape."""
+    return pixel_metrics([confusion_counts(p, m > 0) for p, m in zip(predicted, masks)])["iou"]
+
+
+def drop_small(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """`mask`, or an empty mask when it covers less than `min_area` of the image (no lesion reported)."""
+    return mask if mask.mean() >= min_area else np.zeros_like(mask)
+
+
+def choose_min_area(predicted: np.ndarray, masks: np.ndarray, candidates: Sequence[float] = MIN_AREAS) -> float:
+    """The smallest predicted-lesion area (share of the image) that best tells lesion images from normal
+    ones on validation data: maximises detection sensitivity + specificity, the smallest on ties."""
+    has_lesion = masks.reshape(len(masks), -1).any(1)
+    area = predicted.reshape(len(predicted), -1).mean(1)
+    if has_lesion.all() or not has_lesion.any():
+        return 0.0
+    scores = [(area[has_lesion] >= a).mean() + (area[~has_lesion] < max(a, 1e-12)).mean() for a in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def _start(variant: str, init: str, bn: str, train_images: np.ndarray) -> tuple[nn.Module, list]:
+    """The network to fine-tune and the callbacks its batch-norm treatment needs."""
+    if init not in INITS:
+        raise ValueError(f"unknown initialisation '{init}'; choose one of {INITS}")
+    if init == "scratch":
+        return U2Net(variant), []
+    model = u2net_duts(variant)
+    return model, prepare_batchnorm(model, bn, train_images)
 
 
 def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Sequence[str], images: np.ndarray,
                      masks: np.ndarray, test_images: Sequence[np.ndarray], test_masks: Sequence[np.ndarray],
-                     recipe: SegRecipe, epochs: int, workdir: Path, seed: int = 0) -> SegRun:
-    """Train `variant` on the lesion images with role 'train' (monitoring 'valid'), then predict every
-    'test' image (normal ones included), upsample to its original size and score it.
+                     recipe: SegRecipe, epochs: int, workdir: Path, seed: int = 0, init: str = "scratch",
+                     bn: str = "recalibrate", normals: bool = True, tta: bool | None = None,
+                     key: str | None = None) -> SegRun:
+    """Train `variant` on the images with role 'train' (monitoring 'valid'), then predict every 'test'
+    image, upsample to its original size and score it.
 
-    `frame` rows align with `images`/`masks` (resized) and `roles`; `test_images`/`test_masks`
-    are the 'test' rows at original resolution, in frame order. The run is seeded from its key
-    (`<variant>_<split>`), so it gives the same result whatever ran before it.
+    `init`: 'scratch' or 'pretrained' (DUTS, with batch-norm treatment `bn`); `normals`: train on the
+    normal images too (empty masks) so that the model learns to say "no lesion"; `tta`: average with
+    the horizontal flip at test time, None to decide on the validation images. `frame` rows align
+    with `images`/`masks` (resized) and `roles`; `test_images`/`test_masks` are the 'test' rows at
+    original resolution, in frame order. The run is seeded from its key (default
+    `<variant>_<init>_<split>`), so it gives the same result whatever ran before it.
     """
-    key = f"{variant}_{split}"
-    lesion = (frame["label"] != "normal").to_numpy()
-    lesion_rows = role_rows(roles, split, keep=lesion)
+    key = key or f"{variant}_{init}_{split}"
+    trained = (frame["label"] != "normal").to_numpy() | normals
+    rows = role_rows(roles, split, keep=trained)
     test = role_rows(roles, split)["test"]
     if len(test_masks) != len(test):
         raise ValueError(f"{len(test)} test rows but {len(test_masks)} full-resolution test masks")
     seed_run(key, seed)
-    dls = build_dataloaders(images, masks, lesion_rows["train"], lesion_rows["valid"], "li", recipe.batch_size)
-    learn = seg_learner(U2Net(variant), dls, recipe, Path(workdir), label=f"{key} seed {seed}")
+    model, callbacks = _start(variant, init, bn, images[rows["train"]])
+    dls = build_dataloaders(images, masks, rows["train"], rows["valid"], "li", recipe.batch_size)
+    learn = seg_learner(model, dls, recipe, Path(workdir), cbs=callbacks, label=f"{key} seed {seed}")
     fit(learn, recipe, epochs)
-    logits = predict_seg_logits(learn.model, images[test])
-    predictions = masks_at_original_size(logits, [m.shape for m in test_masks])
+    model = learn.model.eval()
+    valid_images, valid_masks = images[rows["valid"]], masks[rows["valid"]]
+    plain, flipped = (predict_seg_logits(model, valid_images, tta=flip, progress=False) > 0 for flip in (False, True))
+    valid_iou, valid_iou_tta = pooled_iou(plain, valid_masks), pooled_iou(flipped, valid_masks)
+    tta = valid_iou_tta > valid_iou if tta is None else tta
+    min_area = choose_min_area(flipped if tta else plain, valid_masks)
+    logits = predict_seg_logits(model, images[test], tta=tta)
+    predictions = [drop_small(p, min_area) for p in masks_at_original_size(logits, [m.shape for m in test_masks])]
     cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks)
     cases.insert(1, "label", frame["label"].to_numpy()[test])
     groups = frame["group"].to_numpy()[test] if "group" in frame else None
-    return SegRun(key, variant, split, epochs, learn.model.eval(), history(learn), cases,
-                  summarise_cases(cases, groups, seed), learn.fit_seconds,
-                  learn.train_images / max(learn.fit_seconds, 1e-9), predictions)
+    return SegRun(key, variant, split, init, bn if init == "pretrained" else "-", normals, tta, epochs, model,
+                  history(learn), cases, summarise_cases(cases, groups, seed), learn.fit_seconds,
+                  learn.train_images / max(learn.fit_seconds, 1e-9), predictions, valid_iou, valid_iou_tta, min_area)
+
+
+def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.ndarray,
+              full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
+              workdir: Path, seed: int = 0, done: Sequence[SegRun] = (), **start) -> list[SegRun]:
+    """One run per grouped test fold (`frame['fold']`), each trained on the other folds; `done` runs
+    (e.g. fold 0, already trained) are reused. `full_images`/`full_masks` align with `frame`."""
+    n_folds = int(frame["fold"].max()) + 1
+    runs = {run.split: run for run in done}
+    for fold in range(n_folds):
+        split = fold_split(fold)
+        if split in runs:
+            continue
+        roles = fold_roles(frame["fold"], test_fold=fold, n_folds=n_folds)
+        test = np.flatnonzero(roles == "test")
+        runs[split] = run_segmentation(variant, split, frame, roles, images, masks, [full_images[i] for i in test],
+                                       [full_masks[i] for i in test], recipe, epochs, workdir, seed, **start)
+    return [runs[fold_split(fold)] for fold in range(n_folds)]
+
+
+def out_of_fold(runs: Sequence[SegRun], frame: pd.DataFrame, seed: int = 0) -> dict[str, float]:
+    """Every fold's test predictions pooled into one set of metrics, intervals by group bootstrap over all images."""
+    cases = pd.concat([run.cases for run in runs], ignore_index=True)
+    if cases["image_id"].duplicated().any():
+        raise ValueError("an image is in more than one test fold")
+    groups = frame.set_index("image_id").loc[cases["image_id"], "group"].to_numpy() if "group" in frame else None
+    return summarise_cases(cases, groups, seed) | {"folds": len(runs)}
 
 
 def ranked_cases(cases: pd.DataFrame, metric: str = "dice", per_rank: int = 3) -> pd.DataFrame:
@@ -85,7 +171,8 @@ def results_table(runs: Sequence[SegRun]) -> pd.DataFrame:
     rows = []
     for run in runs:
         s = run.summary
-        rows.append({"model": run.variant, "split": run.split, "epochs": run.epochs,
+        rows.append({"model": run.variant, "init": run.init, "bn": run.bn, "normals": run.normals,
+                     "split": run.split, "epochs": run.epochs, "tta": run.tta, "min_area": run.min_area,
                      **{k: s[k] for k in ("accuracy", "recall", "precision", "f1", "iou")},
                      "dice_mean": s["dice_mean"], "dice_95ci": format_ci(s["dice_ci_low"], s["dice_ci_high"]),
                      "iou_mean": s["iou_mean"], "iou_95ci": format_ci(s["iou_ci_low"], s["iou_ci_high"]),
@@ -98,4 +185,30 @@ def results_table(runs: Sequence[SegRun]) -> pd.DataFrame:
 
 def metrics_frame(runs: Sequence[SegRun]) -> pd.DataFrame:
     """One row per run, keyed by its key: every summary number and the training minutes (for recording)."""
-    return pd.DataFrame([{"key": run.key, **run.summary, "train_minutes": run.fit_seconds / 60} for run in runs])
+    return pd.DataFrame([{"key": run.key, **run.summary, "valid_iou": run.valid_iou, "valid_iou_tta": run.valid_iou_tta,
+                          "tta": float(run.tta), "min_area": run.min_area, "train_minutes": run.fit_seconds / 60}
+                         for run in runs])
+
+
+def probe_table(runs: Sequence[SegRun]) -> pd.DataFrame:
+    """One row per batch-norm treatment probe: what it reached on validation data (the choice) and on test."""
+    return pd.DataFrame([{"bn": run.bn, "epochs": run.epochs, "valid_iou": run.valid_iou,
+                          "valid_iou_tta": run.valid_iou_tta, "test_iou": run.summary["iou"],
+                          "train_minutes": run.fit_seconds / 60} for run in runs])
+
+
+def fold_table(runs: Sequence[SegRun], pooled: dict[str, float]) -> pd.DataFrame:
+    """One row per cross-validation fold and the pooled out-of-fold row."""
+    columns = ("iou", "dice_mean", "lesion_detection_rate", "empty_false_positive_rate", "lesion_images")
+    rows = [{"fold": run.split, "tta": run.tta, "min_area": run.min_area, **{c: run.summary.get(c) for c in columns}}
+            for run in runs]
+    rows.append({"fold": f"out-of-fold, {len(runs)} folds pooled", **{c: pooled.get(c) for c in columns},
+                 "dice_95ci": format_ci(pooled["dice_ci_low"], pooled["dice_ci_high"]),
+                 "iou_mean_95ci": format_ci(pooled["iou_ci_low"], pooled["iou_ci_high"])})
+    return pd.DataFrame(rows).rename(columns={"empty_false_positive_rate": "normal_fp_rate"})
+
+
+def fold_weights(runs: Sequence[SegRun]) -> dict[str, dict]:
+    """Each fold model's weights in half precision (fold split -> state dict), for the fold ensemble."""
+    return {run.split: {k: v.half() if v.is_floating_point() else v for k, v in run.model.state_dict().items()}
+            for run in runs}

@@ -29,30 +29,48 @@ def autocast(device: torch.device, bf16: bool = True) -> torch.autocast:
 
 
 def _batched_outputs(model: nn.Module, images: np.ndarray, stats: Stats, batch_size: int, bf16: bool,
-                     progress: bool, desc: str) -> list[torch.Tensor]:
-    """The model's fp32 outputs, batch by batch, in eval mode and without gradients."""
+                     progress: bool, desc: str, hflip: bool = False) -> list[torch.Tensor]:
+    """The model's fp32 outputs, batch by batch, in eval mode and without gradients; `hflip`: of the
+    horizontally flipped images (segmentation maps flipped back)."""
     device = next(model.parameters()).device
     model.eval()
     outputs = []
     for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress):
         batch = to_input(images[start:start + batch_size], stats).to(device)
+        if hflip:
+            batch = batch.flip(-1)
         with torch.inference_mode(), autocast(device, bf16):
-            outputs.append(model(batch).float().cpu())
+            out = model(batch).float().cpu()
+        outputs.append(out.flip(-1) if hflip and out.ndim == 4 else out)
     return outputs
 
 
 def predict_seg_logits(model: nn.Module, images: np.ndarray, batch_size: int = 16, stats: Stats = IMAGENET_STATS,
-                       bf16: bool = True, progress: bool = True) -> np.ndarray:
-    """U2-Net fused-map logits (N, S, S) float32 for uint8 images (N, S, S) at the training resolution."""
-    outputs = _batched_outputs(model, images, stats, batch_size, bf16, progress, "predicting masks")
-    return torch.cat([out[:, 0] for out in outputs]).numpy() if outputs else np.empty(images.shape, np.float32)
+                       bf16: bool = True, progress: bool = True, tta: bool = False) -> np.ndarray:
+    """U2-Net fused-map logits (N, S, S) float32 for uint8 images (N, S, S) at the training resolution;
+    `tta` averages the probabilities of the image and its horizontal flip (returned as logits)."""
+    if not len(images):
+        return np.empty(images.shape, np.float32)
+    logits = torch.cat([out[:, 0] for out in _batched_outputs(model, images, stats, batch_size, bf16, progress,
+                                                             "predicting masks")])
+    if tta:
+        flipped = torch.cat([out[:, 0] for out in _batched_outputs(model, images, stats, batch_size, bf16, progress,
+                                                                  "predicting flipped", hflip=True)])
+        logits = torch.logit((logits.sigmoid() + flipped.sigmoid()) / 2, eps=1e-6)
+    return logits.numpy()
 
 
 def predict_proba(model: nn.Module, images: np.ndarray, stats: Stats, batch_size: int = 32,
-                  bf16: bool = True, progress: bool = False) -> np.ndarray:
-    """Softmax probabilities (N, classes) for uint8 grey images (N, S, S), normalised with `stats`."""
-    outputs = _batched_outputs(model, images, stats, batch_size, bf16, progress, "predicting")
-    return torch.softmax(torch.cat(outputs), dim=1).numpy()
+                  bf16: bool = True, progress: bool = False, tta: bool = False) -> np.ndarray:
+    """Softmax probabilities (N, classes) for uint8 grey images (N, S, S), normalised with `stats`;
+    `tta` averages them with those of the horizontally flipped images."""
+    proba = torch.softmax(torch.cat(_batched_outputs(model, images, stats, batch_size, bf16, progress,
+                                                     "predicting")), dim=1)
+    if tta:
+        flipped = torch.softmax(torch.cat(_batched_outputs(model, images, stats, batch_size, bf16, progress,
+                                                           "predicting flipped", hflip=True)), dim=1)
+        proba = (proba + flipped) / 2
+    return proba.numpy()
 
 
 def masks_at_original_size(logits: np.ndarray, shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:

@@ -67,7 +67,8 @@ def segmenter_bundle(report_dir: Path) -> ModelBundle:
     return ModelBundle("segmenter", "u2netp", _profile(report_dir, "02").seg_size,
                        torch.load(require_artefact(report_dir, "u2netp_weights"), map_location="cpu",
                                   weights_only=True),
-                       provenance=_provenance(report_dir, "02", key="u2netp_grouped", split="grouped: test fold 0"))
+                       provenance=_provenance(report_dir, "02", key="u2netp_pretrained_grouped",
+                                              split="grouped: test fold 0"))
 
 
 def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Path]:

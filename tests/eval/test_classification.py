@@ -82,3 +82,14 @@ def test_bad_inputs_are_named():
         binary_metrics([0, 1, 1], [0.1, 0.2])
     with pytest.raises(ValueError, match="must be 0 or 1"):
         binary_metrics([0, 2], [0.1, 0.2])
+
+
+def test_triage_threshold_keeps_the_asked_sensitivity_and_is_the_highest_that_does():
+    from buslib.eval.classification import sensitivity_threshold
+    y = np.array([1] * 10 + [0] * 5)
+    prob = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.15, 0.25, 0.35, 0.45])
+    threshold = sensitivity_threshold(y, prob, 0.90)
+    assert threshold == 0.3  # 9 of 10 positives at or above it; the next positive up would keep only 8
+    assert (prob[y == 1] >= threshold).mean() >= 0.9
+    assert sensitivity_threshold(y, prob, 1.0) == 0.2
+    assert sensitivity_threshold(np.zeros(3, int), np.array([0.1, 0.2, 0.3])) == 0.5

@@ -135,3 +135,29 @@ def test_run_segmentation_scores_every_test_image_at_its_original_size(blobs, tm
     with pytest.raises(ValueError, match="no valid images"):
         run_segmentation("u2netp", "grouped", frame, np.where(roles == "valid", "train", roles), images,
                          masks, full, full, get_seg_recipe("strong"), 1, tmp_path)
+
+
+def test_the_smallest_reported_lesion_is_chosen_to_tell_lesion_images_from_normal_ones():
+    from buslib.experiments.segmentation import choose_min_area, drop_small
+    masks = np.zeros((4, 10, 10), np.uint8)
+    masks[:2, 2:8, 2:8] = 1                      # two lesion images, two normal ones
+    predicted = masks.astype(bool).copy()
+    predicted[2, 0, 0] = True                    # a speck on a normal image: 1% of it
+    assert choose_min_area(predicted, masks) == 0.02
+    assert choose_min_area(masks.astype(bool), masks) == 0.0   # already perfect: keep everything
+    assert not drop_small(predicted[2], 0.02).any() and drop_small(predicted[0], 0.02).sum() == 36
+
+
+def test_out_of_fold_pools_every_fold_once_and_refuses_an_image_twice():
+    from types import SimpleNamespace
+
+    from buslib.eval.segmentation import score_cases
+    from buslib.experiments.segmentation import out_of_fold
+    masks = [np.pad(np.ones((4, 4), bool), 3) for _ in range(4)]
+    runs = [SimpleNamespace(cases=score_cases([f"i{i}", f"i{i + 2}"], [masks[i], masks[i + 2]], masks[i:i + 3:2]))
+            for i in range(2)]
+    frame = pd.DataFrame({"image_id": [f"i{i}" for i in range(4)], "group": [0, 0, 1, 2]})
+    pooled = out_of_fold(runs, frame)
+    assert pooled["iou"] == 1.0 and pooled["lesion_images"] == 4 and pooled["folds"] == 2
+    with pytest.raises(ValueError, match="more than one test fold"):
+        out_of_fold([runs[0], runs[0]], frame)

@@ -87,13 +87,19 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
     out = ran(smoke_run, "02")
     check_report(out, "02_u2netlite_segmentation")
     values = metrics(out)
-    runs = ["u2netp_grouped", "u2net_grouped", "u2netp_li_12_3"]
+    runs = ["u2netp_pretrained_grouped", "u2netp_scratch_grouped", "u2net_pretrained_grouped",
+            "u2netp_pretrained_li_12_3", "u2netp_pretrained_oof"]
     in_unit_interval(values, [f"seg_{r}_{m}" for r in runs
                               for m in ("accuracy", "recall", "precision", "f1", "iou", "dice_mean", "iou_mean",
-                                        "dice_ci_low", "dice_ci_high")])
+                                        "dice_ci_low", "dice_ci_high", "lesion_detection_rate",
+                                        "empty_false_positive_rate")])
+    assert values["seg_u2netp_pretrained_oof_folds"] == 3  # the smoke profile has 3 folds
+    assert values["seg_u2netp_pretrained_oof_lesion_images"] == 24  # every smoke lesion image, once
+    assert sum(k.startswith("seg_bn_treatment_") for k in values) == 1
     assert values["seg_u2netp_infer_ms_320px"] > 0 and values["seg_u2net_infer_ms_320px"] > 0
     assert (out / "02_u2netp_grouped.pth").stat().st_size < 6e6
-    assert values["seg_seeds_u2netp_grouped_seeds"] == 2 and values["seg_seeds_u2netp_grouped_iou_sd"] >= 0
+    assert values["seg_seeds_u2netp_pretrained_grouped_seeds"] == 2
+    assert values["seg_seeds_u2netp_pretrained_grouped_iou_sd"] >= 0
     assert list((out / "figures").glob("02_cases.jpg")) and list((out / "figures").glob("02_learning_curves.png"))
     results = pd.read_csv(out / "02_results.csv")
     assert {"this study", "Li 2025 Table 1 (random 12:3)"} == set(results["source"])
@@ -105,8 +111,13 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     values = metrics(out)
     saved = pd.read_csv(out / "03_models.csv")
     binary = saved[saved["task"] == "binary"]
-    assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "vit", "alexnet"}
+    assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"}
     assert set(binary.query("model == 'rcdnet'")["init"]) == {"imagenet", "scratch"}
+    oof = pd.read_csv(out / "03_oof.csv")
+    assert len(oof) == 2 and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
+    in_unit_interval(values, [f"cls_{k}_{m}" for k in oof["key"] for m in ("auc", "accuracy", "triage_recall")])
+    for model in oof["model"]:  # every fold model is saved for notebook 04's ensembles
+        assert binary.loc[binary["model"] == model, "split"].str.startswith("grouped").sum() >= 3
     in_unit_interval(values, [f"cls_{k}_{m}" for k in binary["key"]
                               for m in ("accuracy", "recall", "specificity", "f1")])
     assert not (out / "checkpoints").exists()  # the smoke profile publishes no large weights
@@ -121,11 +132,19 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     out = ran(smoke_run, "04")
     check_report(out, "04_external_test")
     values = metrics(out)
-    saved = pd.read_csv(out / "03_models.csv").query("task == 'binary'")
+    saved = pd.read_csv(out / "03_models.csv").query("task == 'binary' and not split.str.startswith('grouped_f')")
     external = pd.read_csv(out / "04_classifiers.csv")
-    assert external["threshold"].round(9).tolist() == saved["threshold"].round(9).tolist()
+    single = external[external["split"] != "ensemble"]
+    assert single["threshold"].round(9).tolist() == saved["threshold"].round(9).tolist()
     in_unit_interval(values, [f"ext_{k}_{m}" for k in saved["key"] for m in ("accuracy", "recall", "specificity")])
-    in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in ("u2netp", "u2net") for m in ("iou", "dice_mean")])
+    ensembles = external[external["split"] == "ensemble"]
+    assert len(ensembles) == 2
+    in_unit_interval(values, [f"ext_{m}_binary_ensemble_imagenet_{k}" for m in ensembles["model"]
+                              for k in ("auc", "triage_recall")])
+    in_unit_interval(values, ["ext_review_flagged_share", "ext_review_error_rate_unflagged"])
+    assert 0 <= values["ext_headline_ensemble_auc"] <= 1
+    in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in ("u2netp", "u2netp_ensemble", "u2net")
+                              for m in ("iou", "dice_mean")])
     assert values["ext_datasetb_images"] == 24
     diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
     assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])

@@ -1,0 +1,85 @@
+"""Cross-validation of classifiers: pooled out-of-fold metrics with each fold's own thresholds, and the
+fold ensembles notebook 04 builds from them."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from buslib.experiments.crossval import choose_by_validation, oof_table, out_of_fold
+from buslib.experiments.external import FoldEnsemble, fold_ensembles
+from buslib.models.u2net import SegmentationEnsemble
+
+
+def fold_run(fold: int, ids: list[int], y: list[int], prob: list[float], threshold: float, valid_auc: float = 0.5):
+    test = pd.DataFrame({"image_id": [f"i{i}" for i in ids], "group": ids, "y": y,
+                         "prob_benign": 1 - np.array(prob), "prob_malignant": prob})
+    return SimpleNamespace(split=f"f{fold}", test=test, threshold=threshold, triage_threshold=threshold / 2,
+                           model_name="m", init="imagenet", task="binary", tta=False,
+                           metrics={"auc": 1.0, "valid_auc": valid_auc})
+
+
+def test_out_of_fold_decides_each_image_at_its_own_folds_threshold():
+    first = fold_run(0, [0, 1, 2, 3], [1, 1, 0, 0], [0.9, 0.6, 0.5, 0.1], threshold=0.55)
+    second = fold_run(1, [4, 5, 6, 7], [1, 1, 0, 0], [0.4, 0.35, 0.3, 0.05], threshold=0.32)
+    pooled = out_of_fold([first, second], n_resamples=50)
+    assert pooled["accuracy"] == 1.0 and pooled["recall"] == 1.0   # one pooled threshold could not do this
+    assert pooled["images"] == 8 and pooled["folds"] == 2
+    assert pooled["auc_ci_low"] <= pooled["auc"] <= pooled["auc_ci_high"]
+    table = oof_table([[first, second]])
+    assert table.loc[0, "key"] == "m_binary_oof_pretrained" and table.loc[0, "images"] == 8
+    with pytest.raises(ValueError, match="more than one test fold"):
+        out_of_fold([first, first])
+
+
+def test_models_are_chosen_for_cross_validation_by_validation_auc_never_test_auc():
+    runs = [fold_run(0, [0], [1], [0.9], 0.5, valid_auc=v) for v in (0.7, 0.9, 0.8)]
+    for run, name in zip(runs, "abc"):
+        run.model_name, run.split = name, "grouped"
+    assert [r.model_name for r in choose_by_validation(runs, 2)] == ["b", "c"]
+
+
+def member(split: str, threshold: float, prob: list[float]):
+    return SimpleNamespace(split=split, model_name="m", init="imagenet", threshold=threshold,
+                           triage_threshold=threshold / 2, predict=lambda images: np.array(prob))
+
+
+def test_a_fold_ensemble_averages_its_members_and_takes_their_median_threshold():
+    members = (member("grouped", 0.2, [0.1, 0.9]), member("grouped_f1", 0.4, [0.3, 0.7]),
+               member("grouped_f2", 0.9, [0.2, 0.8]))
+    ensemble = FoldEnsemble("m_binary_ensemble_imagenet", "m", "imagenet", members)
+    np.testing.assert_allclose(ensemble.predict(np.zeros((2, 4, 4))), [0.2, 0.8])
+    assert ensemble.threshold == 0.4 and ensemble.triage_threshold == 0.2
+    built = fold_ensembles([*members, member("li_11_1_3", 0.5, [0, 1])])
+    assert len(built) == 1 and len(built[0].members) == 3 and built[0].key == "m_binary_ensemble_imagenet"
+
+
+def test_segmentation_ensemble_returns_the_logit_of_the_mean_probability():
+    class Constant(torch.nn.Module):
+        def __init__(self, value: float):
+            super().__init__()
+            self.value = value
+
+        def forward(self, x):
+            return torch.full((x.shape[0], 7, *x.shape[2:]), self.value)
+
+    confident = float(torch.logit(torch.tensor(0.9)))
+    out = SegmentationEnsemble([Constant(0.0), Constant(confident)])(torch.zeros(1, 3, 4, 4))
+    torch.testing.assert_close(out.sigmoid(), torch.full((1, 7, 4, 4), 0.7))
+
+
+def test_review_flags_images_where_the_fold_models_disagree_at_a_level_set_on_busi():
+    from buslib.experiments.external import disagreement_review
+
+    class Members(FoldEnsemble):
+        def member_probabilities(self, images):
+            return np.asarray(images, float)   # the "images" here are the members' probabilities already
+
+    ensemble = Members("k", "m", "imagenet", (member("grouped", 0.5, []), member("grouped_f1", 0.5, [])))
+    busi = np.array([[0.1, 0.2, 0.8, 0.9] * 5, [0.1, 0.2, 0.8, 0.9] * 4 + [0.1, 0.2, 0.3, 0.9]])  # one disagreement
+    external = np.array([[0.9, 0.9, 0.1, 0.2], [0.0, 0.9, 0.1, 0.2]])   # image 0 split (mean 0.45: wrong)
+    table, level = disagreement_review(ensemble, busi, external, np.array([1, 1, 0, 0]))
+    assert 0 <= level < 0.4
+    assert table["count"].tolist() == [1, 3] and table["error_rate"].tolist() == [1.0, 0.0]
