@@ -2,8 +2,10 @@
 
 A bundle holds the architecture (registry name or U2-Net variant), the input size and normalisation it
 was trained with, the decision threshold frozen on BUSI validation data (classifiers), where it came
-from (run, commit, profile, data, split), the bundle format version and a sha256 of the weights. It is
-read with `torch.load(weights_only=True)`; another format version or a wrong hash is refused.
+from (run, commit, profile, data, split), the bundle format version and a sha256 of the weights. A fold
+ensemble carries every fold model's weights, whether test-time flip averaging is used, and the level of
+disagreement between its members above which an image is flagged for review. It is read with
+`torch.load(weights_only=True)`; another format version or a wrong hash is refused.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .u2net import STAGES, U2Net
 
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "weights_sha256", "save_bundle", "load_bundle"]
 
-BUNDLE_FORMAT = "buslib-bundle/1"
+BUNDLE_FORMAT = "buslib-bundle/2"
 
 
 @dataclass
@@ -35,23 +37,39 @@ class ModelBundle:
     stats: Stats = IMAGENET_STATS
     threshold: float = float("nan")  # P(malignant) at or above which a classifier calls malignant
     provenance: dict[str, str] = field(default_factory=dict)
+    fold_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # the other fold models' weights
+    member_tta: list[bool] = field(default_factory=list)  # per member: average with the horizontal flip
+    review_level: float = float("nan")  # member SD of the output above which an image is flagged for review
 
-    def build(self) -> nn.Module:
-        """The network with the bundle's weights, in eval mode."""
+    @property
+    def members(self) -> int:
+        return 1 + len(self.fold_states)
+
+    def build(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
+        """The network with the bundle's (first) weights, or `state_dict`, in eval mode."""
         if self.kind == "classifier":
             model = create_classifier(self.arch, 2, self.size)
         elif self.kind == "segmenter" and self.arch in STAGES:
             model = U2Net(self.arch)
         else:
             raise ValueError(f"bundle of unknown kind/architecture: {self.kind} / {self.arch}")
-        model.load_state_dict(self.state_dict)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in (state_dict or self.state_dict).items()})
         return model.eval()
 
+    def flip(self, member: int) -> bool:
+        """Whether member `member` averages with the horizontal flip."""
+        return bool(self.member_tta[member]) if member < len(self.member_tta) else False
 
-def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
-    """sha256 over the tensors' names, shapes and bytes, in key order."""
+    def build_members(self) -> list[nn.Module]:
+        """Every member network: the first and the other folds'."""
+        return [self.build(state) for state in [self.state_dict, *self.fold_states]]
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor], *more: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names, shapes and bytes, in key order, state dict after state dict."""
     digest = hashlib.sha256()
-    for name, tensor in state_dict.items():
+    for name, tensor in (item for states in (state_dict, *more) for item in states.items()):
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
         if tensor.numel():
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -64,8 +82,10 @@ def save_bundle(bundle: ModelBundle, path: Path) -> Path:
         get_spec(bundle.arch)  # an unknown name fails here, not when a user loads it
     payload = {"format": BUNDLE_FORMAT, "kind": bundle.kind, "arch": bundle.arch, "size": bundle.size,
                "stats": [list(bundle.stats[0]), list(bundle.stats[1])], "threshold": float(bundle.threshold),
-               "provenance": dict(bundle.provenance), "sha256": weights_sha256(bundle.state_dict),
-               "state_dict": bundle.state_dict}
+               "provenance": dict(bundle.provenance), "member_tta": [bool(flip) for flip in bundle.member_tta],
+               "review_level": float(bundle.review_level),
+               "sha256": weights_sha256(bundle.state_dict, *bundle.fold_states),
+               "state_dict": bundle.state_dict, "fold_states": list(bundle.fold_states)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
@@ -84,8 +104,9 @@ def load_bundle(path: Path) -> ModelBundle:
     if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path}: bundle format {found!r}, this buslib reads {BUNDLE_FORMAT!r}")
-    if weights_sha256(payload["state_dict"]) != payload["sha256"]:
+    if weights_sha256(payload["state_dict"], *payload["fold_states"]) != payload["sha256"]:
         raise ValueError(f"{path}: the weights do not match the bundle's sha256: altered or damaged, refusing it")
     stats = (tuple(payload["stats"][0]), tuple(payload["stats"][1]))
     return ModelBundle(payload["kind"], payload["arch"], int(payload["size"]), payload["state_dict"], stats,
-                       float(payload["threshold"]), dict(payload["provenance"]))
+                       float(payload["threshold"]), dict(payload["provenance"]), list(payload["fold_states"]),
+                       [bool(flip) for flip in payload["member_tta"]], float(payload["review_level"]))

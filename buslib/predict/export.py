@@ -1,4 +1,8 @@
-"""Bundles from a study report folder: the segmenter and the headline classifier, with their provenance."""
+"""Bundles from a study report folder: the segmenter and the headline classifier, with their provenance.
+
+Where the study cross-validated them, both are fold ensembles (`buslib.predict.ensemble`); otherwise
+the single test-fold-0 models that notebooks 04 and 05 rank by BUSI test AUC.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from ..experiments.external import internal_auc
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile
+from .ensemble import ensemble_rows, review_level, segmenter_fold_states
 
 __all__ = ["BUNDLES_DIR", "classifier_bundle", "segmenter_bundle", "export_bundles", "bundle_folder", "find_bundles"]
 
@@ -41,30 +46,56 @@ def _profile(report_dir: Path, number: str):
     return resolve_profile(json.loads(record.read_text())["profile"] if record.is_file() else "cpu")
 
 
+def _weights(report_dir: Path, checkpoint: str) -> dict[str, torch.Tensor]:
+    weights = artefact_path(report_dir, "cls_checkpoints") / checkpoint
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: the classifier's weights are missing (they are not committed: run "
+                                "notebook 03 with the cpu or gpu profile)")
+    return torch.load(weights, map_location="cpu", weights_only=True)
+
+
 def classifier_bundle(report_dir: Path) -> ModelBundle:
-    """The grouped-split binary classifier with the best BUSI test AUC in notebook 03 (as notebooks 04 and 05
-    rank them), with the threshold frozen on BUSI validation data."""
+    """The cross-validated classifier with the best pooled out-of-fold AUC, as the ensemble of its fold models
+    (threshold: the median of theirs, each chosen on BUSI validation data); without cross-validation, the
+    grouped-split classifier with the best BUSI test AUC, as notebooks 04 and 05 rank them."""
     models = pd.read_csv(require_artefact(report_dir, "cls_models"))
+    size = _profile(report_dir, "03").cls_size
+    ensemble = ensemble_rows(report_dir, models)
+    if ensemble is not None:
+        best, folds = ensemble
+        states = [_weights(report_dir, row.checkpoint) for row in folds.itertuples()]
+        bundle = ModelBundle("classifier", best["model"], size, states[0], get_spec(best["model"]).stats,
+                             float(folds["threshold"].median()), fold_states=states[1:],
+                             member_tta=[bool(flip) for flip in folds["tta"]])
+        bundle.review_level, review = review_level(report_dir, bundle)
+        bundle.provenance = _provenance(report_dir, "03", key=best["key"], review=review,
+                                        split=f"grouped: ensemble of {len(folds)} fold models, threshold the median "
+                                              "of their validation-fold thresholds",
+                                        auc_busi_out_of_fold=f"{best['auc']:.4f}")
+        return bundle
     results = pd.read_csv(require_artefact(report_dir, "cls_results"))
     candidates = models[(models["task"] == "binary") & (models["split"] == "grouped")]
     if candidates.empty:
         raise FileNotFoundError(f"{report_dir}: no grouped-split binary classifier in the model table")
     auc = internal_auc(results)
     best = max(candidates.itertuples(), key=lambda row: auc.get(row.key, float("-inf")))
-    weights = artefact_path(report_dir, "cls_checkpoints") / best.checkpoint
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: the classifier's weights are missing (they are not committed: run "
-                                "notebook 03 with the cpu or gpu profile)")
-    return ModelBundle("classifier", best.model, _profile(report_dir, "03").cls_size,
-                       torch.load(weights, map_location="cpu", weights_only=True), get_spec(best.model).stats,
-                       float(best.threshold),
+    return ModelBundle("classifier", best.model, size, _weights(report_dir, best.checkpoint),
+                       get_spec(best.model).stats, float(best.threshold),
                        _provenance(report_dir, "03", key=best.key, split="grouped: test fold 0, threshold on "
-                                   "validation fold 1", auc_busi_test=f"{auc.get(best.key, float('nan')):.4f}"))
+                                   "validation fold 1", auc_busi_test=f"{auc.get(best.key, float('nan')):.4f}"),
+                       member_tta=[bool(getattr(best, "tta", False))])
 
 
 def segmenter_bundle(report_dir: Path) -> ModelBundle:
-    """U2NET-Lite as notebook 02 trained it on the grouped split."""
-    return ModelBundle("segmenter", "u2netp", _profile(report_dir, "02").seg_size,
+    """U2NET-Lite as notebook 02 trained it: the ensemble of its cross-validation fold models where they
+    were saved, else test fold 0's model."""
+    size = _profile(report_dir, "02").seg_size
+    folds = segmenter_fold_states(report_dir)
+    if folds:
+        return ModelBundle("segmenter", "u2netp", size, folds[0], fold_states=folds[1:],
+                           provenance=_provenance(report_dir, "02", key="u2netp_pretrained_oof",
+                                                  split=f"grouped: ensemble of {len(folds)} fold models"))
+    return ModelBundle("segmenter", "u2netp", size,
                        torch.load(require_artefact(report_dir, "u2netp_weights"), map_location="cpu",
                                   weights_only=True),
                        provenance=_provenance(report_dir, "02", key="u2netp_pretrained_grouped",

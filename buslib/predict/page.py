@@ -23,6 +23,23 @@ def _inline(path: Path) -> str:
     return f'<img src="{source}" alt="{html.escape(path.name)}"/>'
 
 
+def _uncertainty(table: pd.DataFrame) -> str:
+    """What the page says about per-image uncertainty, from the models' member counts."""
+    first = table.iloc[0]
+    parts = []
+    if first.get("classifier_members", 1) > 1:
+        parts.append(f"The classifier is the mean of {first['classifier_members']} fold models; "
+                     + ("an image is flagged 'uncertain, review' where they disagree more than on the top 10% of "
+                        "BUSI lesion images." if np.isfinite(first["classifier_review_level"]) else
+                        "no review flag: the BUSI data was not available when the bundle was made."))
+    else:
+        parts.append("The classifier is a single network: no per-image uncertainty is given.")
+    if first.get("segmenter_members", 1) > 1:
+        parts.append(f"The mask is the mean of {first['segmenter_members']} fold models; last picture: where they "
+                     "disagree (per-pixel variance).")
+    return html.escape(" ".join(parts))
+
+
 def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Path:
     """Write the page for the `predictions.csv` table `table`, whose picture files lie in `folder`."""
     done = table[table["status"] == "ok"]
@@ -31,19 +48,22 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
     facts = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(str(table[c].iloc[0]))}</li>" for c in provenance)
     cards = []
     for row in done.itertuples():
-        flags = f'<p class="flag">⚠ {html.escape(row.flags)}</p>' if isinstance(row.flags, str) and row.flags else ""
+        notes = [text for text in (row.flags, row.review) if isinstance(text, str) and text]
+        flags = "".join(f'<p class="flag">⚠ {html.escape(text)}</p>' for text in notes)
+        spread = f" ± {row.prob_sd:.3f} (SD over the fold models)" if row.classifier_members > 1 else ""
+        variance = _inline(folder / row.variance) if isinstance(row.variance, str) and row.variance else ""
         cards.append(f'<div class="card" id="{html.escape(row.image)}"><h3>{html.escape(Path(row.path).name)}</h3>'
-                     f"<p>P(malignant) <b>{row.prob_malignant:.3f}</b> → <b>{row.call}</b> (threshold "
+                     f"<p>P(malignant) <b>{row.prob_malignant:.3f}</b>{spread} → <b>{row.call}</b> (threshold "
                      f"{row.threshold:.3f}) · lesion {100 * row.lesion_fraction:.1f}% of the image</p>{flags}"
-                     f"{_inline(folder / row.overlay)}{_inline(folder / row.cam)}</div>")
+                     f"{_inline(folder / row.overlay)}{_inline(folder / row.cam)}{variance}</div>")
     errors = "".join(f"<li>{html.escape(str(row.path))}: {html.escape(str(row.error))}</li>"
                      for row in failed.itertuples())
     profiles = {str(table[c].iloc[0]) for c in ("classifier_profile", "segmenter_profile") if c in table}
     smoke = ('<p class="note"><b>Models from the SMOKE profile (a plumbing check, trained for seconds): these '
              "predictions mean nothing.</b></p>") if "smoke" in profiles else ""
     body = (f"<h1>buslib predictions: {len(done)} images</h1><p class=\"note\">{html.escape(note)}</p>{smoke}"
-            f"<p>Red outline: predicted lesion (U2NET-Lite). Right: Grad-CAM of the classifier. Each model is a "
-            f"single network, not a fold ensemble: no per-image uncertainty is given.</p>"
+            f"<p>Red outline: predicted lesion (U2NET-Lite). Next: Grad-CAM of the classifier. "
+            f"{_uncertainty(table)}</p>"
             f"<h2>Models</h2><ul>{facts}</ul>"
             + (f"<h2>Not processed ({len(failed)})</h2><ul class=\"failed\">{errors}</ul>" if len(failed) else "")
             + "<h2>Images</h2>" + "".join(cards))

@@ -32,3 +32,17 @@ def test_altered_weights_and_other_formats_are_refused(tmp_path):
     path.write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a readable model bundle"):
         load_bundle(path)
+
+
+def test_a_fold_ensemble_round_trips_with_every_member_and_refuses_an_altered_one(tmp_path):
+    members = [create_classifier("rcdnet", 2, 64).state_dict() for _ in range(2)]
+    ensemble = ModelBundle("classifier", "rcdnet", 64, members[0], get_spec("rcdnet").stats, 0.4,
+                           fold_states=members[1:], member_tta=[True, False], review_level=0.05)
+    loaded = load_bundle(save_bundle(ensemble, tmp_path / "e.pt"))
+    assert loaded.members == 2 and (loaded.flip(0), loaded.flip(1), loaded.flip(5)) == (True, False, False)
+    assert loaded.review_level == 0.05 and len(loaded.build_members()) == 2
+    payload = torch.load(tmp_path / "e.pt", weights_only=True)
+    payload["fold_states"][0]["head.3.bias"] += 1
+    torch.save(payload, tmp_path / "e.pt")
+    with pytest.raises(ValueError, match="do not match the bundle's sha256"):
+        load_bundle(tmp_path / "e.pt")

@@ -45,3 +45,33 @@ def test_predict_explains_a_models_folder_it_cannot_use(phantom_copy, tmp_path, 
     assert main(["predict", str(phantom_copy / "DatasetB" / "original"), "--models", str(tmp_path),
                  "--out", str(tmp_path / "o")]) == 2
     assert "neither model bundles" in capsys.readouterr().err
+
+
+def test_a_fold_ensemble_gives_each_image_its_spread_a_review_flag_and_a_variance_map(phantom_copy, tmp_path):
+    import torch
+
+    from buslib.models.bundle import ModelBundle, save_bundle
+    from buslib.models.registry import create_classifier, get_spec
+    from buslib.models.u2net import U2Net
+
+    torch.manual_seed(0)
+    folder = tmp_path / "bundles"
+    classifiers = [create_classifier("rcdnet", 2, 64).state_dict() for _ in range(3)]
+    for state in classifiers[1:]:
+        state["head.3.bias"] += torch.tensor([-2.0, 2.0])  # members that disagree
+    save_bundle(ModelBundle("classifier", "rcdnet", 64, classifiers[0], get_spec("rcdnet").stats, 0.5,
+                            {"run": "test"}, classifiers[1:], [False, True, False], review_level=0.01),
+                folder / "classifier.pt")
+    segmenters = [U2Net("u2netp").state_dict() for _ in range(2)]
+    save_bundle(ModelBundle("segmenter", "u2netp", 64, segmenters[0], fold_states=segmenters[1:]),
+                folder / "segmenter.pt")
+    out = tmp_path / "out"
+    assert main(["predict", str(phantom_copy / "DatasetB" / "original" / "000001.png"), "--models", str(folder),
+                 "--out", str(out)]) == 0
+    row = pd.read_csv(out / "predictions.csv").iloc[0]
+    assert row["prob_sd"] > 0.01 and row["review"] == "uncertain, review"
+    assert row["classifier_members"] == 3 and row["segmenter_members"] == 2
+    assert "mean of 2 fold models" in row["segmenter_inference"]
+    assert Image.open(out / row["variance"]).size == (row["width"], row["height"])
+    page = (out / "index.html").read_text()
+    assert "mean of 3 fold models" in page and "uncertain, review" in page

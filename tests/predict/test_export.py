@@ -1,0 +1,40 @@
+"""Bundles from a report folder: the cross-validated classifier and U2NET-Lite as fold ensembles."""
+
+import json
+import math
+
+import pandas as pd
+import torch
+
+from buslib.artefacts import CHECKPOINTS
+from buslib.models.registry import create_classifier
+from buslib.models.u2net import U2Net
+from buslib.predict.export import classifier_bundle, segmenter_bundle
+
+
+def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ensembles(tmp_path):
+    checkpoints = tmp_path / CHECKPOINTS
+    checkpoints.mkdir()
+    rows = []
+    for split, threshold, tta in (("grouped", 0.3, True), ("grouped_f1", 0.5, False), ("grouped_f2", 0.4, True),
+                                  ("li_11_1_3", 0.9, False)):
+        key = f"rcdnet_binary_{split}_imagenet"
+        torch.save(create_classifier("rcdnet", 2, 64).state_dict(), checkpoints / f"03_{key}.pth")
+        rows.append({"key": key, "model": "rcdnet", "task": "binary", "split": split, "init": "imagenet",
+                     "threshold": threshold, "triage_threshold": threshold / 2, "tta": tta,
+                     "checkpoint": f"03_{key}.pth"})
+    pd.DataFrame(rows).to_csv(tmp_path / "03_models.csv", index=False)
+    pd.DataFrame([{"key": "rcdnet_binary_oof_pretrained", "model": "rcdnet", "init": "imagenet", "auc": 0.9},
+                  {"key": "alexnet_binary_oof_scratch", "model": "alexnet", "init": "scratch", "auc": 0.7}]
+                 ).to_csv(tmp_path / "03_oof.csv", index=False)
+    for number in ("02", "03"):
+        (tmp_path / f"{number}.run.json").write_text(json.dumps({"profile": "smoke", "data": str(tmp_path / "gone")}))
+    torch.save({split: U2Net("u2netp").state_dict() for split in ("grouped_f1", "grouped", "grouped_f2")},
+               checkpoints / "02_u2netp_folds.pth")
+
+    classifier = classifier_bundle(tmp_path)
+    assert classifier.members == 3 and classifier.threshold == 0.4 and classifier.member_tta == [True, False, True]
+    assert classifier.size == 64 and classifier.provenance["key"] == "rcdnet_binary_oof_pretrained"
+    assert math.isnan(classifier.review_level) and "no review flag" in classifier.provenance["review"]
+    segmenter = segmenter_bundle(tmp_path)
+    assert segmenter.members == 3 and segmenter.provenance["key"] == "u2netp_pretrained_oof"
