@@ -26,6 +26,7 @@ from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "ensemble_vs_folds", "disagreement_review",
+           "REVIEW_SHARE", "disagreement_level",
            "load_frozen_classifiers", "evaluate_external", "run_keys", "internal_auc",
            "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis", "load_segmenter",
            "load_segmenter_ensemble", "evaluate_segmenters"]
@@ -141,13 +142,21 @@ def ensemble_vs_folds(ensembles: Sequence[FoldEnsemble], images: np.ndarray, lab
     return pd.DataFrame(rows)
 
 
+REVIEW_SHARE = 0.10  # share of BUSI lesion images whose member disagreement sets the review level
+
+
+def disagreement_level(member_probabilities: np.ndarray, share: float = REVIEW_SHARE) -> float:
+    """The SD of the members' P(malignant) (members x images) that the top `share` of the images exceed."""
+    return float(np.quantile(member_probabilities.std(0), 1 - share))
+
+
 def disagreement_review(ensemble: FoldEnsemble, busi_images: np.ndarray, images: np.ndarray, labels: np.ndarray,
-                        share: float = 0.10) -> tuple[pd.DataFrame, float]:
+                        share: float = REVIEW_SHARE) -> tuple[pd.DataFrame, float]:
     """Flag "uncertain, review" where the fold models disagree: member SD of P(malignant) above the level
     that the top `share` of BUSI images reach (chosen on BUSI, never on Dataset B; most BUSI images were
     training images of most members, so it is a low bar). Returns, for flagged and unflagged Dataset B
     images, how many there are and how often the ensemble's call is wrong; and the SD level."""
-    level = float(np.quantile(ensemble.member_probabilities(busi_images).std(0), 1 - share))
+    level = disagreement_level(ensemble.member_probabilities(busi_images), share)
     members = ensemble.member_probabilities(images)
     flagged = members.std(0) > level
     wrong = (members.mean(0) >= ensemble.threshold).astype(int) != labels

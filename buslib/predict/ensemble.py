@@ -20,13 +20,11 @@ from ..data.cache import load_arrays
 from ..data.cohort import load_split_table
 from ..data.images import DataError
 from ..data.readers import read_busi
+from ..experiments.external import REVIEW_SHARE, disagreement_level
 from ..infer import predict_proba
 from ..models.bundle import ModelBundle
 
-__all__ = ["REVIEW_SHARE", "ensemble_rows", "review_level", "member_probabilities", "segmenter_fold_states"]
-
-REVIEW_SHARE = 0.10  # share of BUSI lesion images whose member disagreement sets the review level
-
+__all__ = ["ensemble_rows", "review_level", "member_probabilities", "segmenter_fold_states"]
 
 def ensemble_rows(report_dir: Path, models: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame] | None:
     """The best cross-validated classifier's row of `03_oof.csv` and its fold models' rows of `03_models.csv`
@@ -58,8 +56,7 @@ def review_level(report_dir: Path, bundle: ModelBundle) -> tuple[float, str]:
     except (FileNotFoundError, DataError, TypeError, ValueError) as err:
         return float("nan"), f"no review flag: the study's BUSI data could not be read ({err})"
     lesions = busi[busi["in_classification"] & (busi["label"] != "normal")]
-    spread = member_probabilities(bundle, load_arrays(lesions, bundle.size).images).std(0)
-    level = float(np.quantile(spread, 1 - REVIEW_SHARE))
+    level = disagreement_level(member_probabilities(bundle, load_arrays(lesions, bundle.size).images))
     return level, (f"flagged when the {bundle.members} fold models' P(malignant) has SD > {level:.4f}, the level the "
                    f"top {REVIEW_SHARE:.0%} of {len(lesions)} BUSI lesion images reach")
 
