@@ -5,6 +5,10 @@ Empty-mask rule (the paper leaves it unsaid): an image whose true mask is empty
 otherwise. `summarise_cases` reports pooled pixel metrics and per-image means over
 lesion images only, and the rate of false-positive predictions on empty-mask images
 separately, so normal images neither inflate nor deflate the lesion scores.
+
+Detection and delineation are scored apart: an image counts as "lesion found" when its
+`detected` flag is set (by default: any predicted lesion pixel), and `iou_gated` is the pooled
+IoU when the masks of lesion images judged lesion-free count as empty.
 """
 
 from __future__ import annotations
@@ -50,25 +54,32 @@ def dice_iou(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     return float(2 * tp / (2 * tp + fp + fn)), float(tp / (tp + fp + fn))
 
 
-def score_cases(image_ids: Sequence[str], preds: Sequence[np.ndarray], trues: Sequence[np.ndarray]) -> pd.DataFrame:
-    """One row per image: pixel counts, Dice, IoU, and whether the true and predicted masks are empty."""
+def score_cases(image_ids: Sequence[str], preds: Sequence[np.ndarray], trues: Sequence[np.ndarray],
+                detected: Sequence[bool] | None = None) -> pd.DataFrame:
+    """One row per image: pixel counts, Dice, IoU, whether the true and predicted masks are empty, and
+    whether a lesion was reported (`detected`; default: any predicted lesion pixel)."""
     if not len(image_ids) == len(preds) == len(trues):
         raise ValueError(f"{len(image_ids)} ids, {len(preds)} predictions and {len(trues)} masks")
+    if detected is not None and len(detected) != len(image_ids):
+        raise ValueError(f"{len(image_ids)} images but {len(detected)} detection flags")
     rows = []
     for image_id, pred, true in zip(image_ids, preds, trues):
         tp, fp, fn, tn = confusion_counts(pred, true)
         dice, iou = dice_iou(pred, true)
         rows.append({"image_id": image_id, "tp": tp, "fp": fp, "fn": fn, "tn": tn, "dice": dice, "iou": iou,
                      "true_empty": tp + fn == 0, "pred_empty": tp + fp == 0})
-    return pd.DataFrame(rows)
+    cases = pd.DataFrame(rows)
+    cases["detected"] = ~cases["pred_empty"] if detected is None else np.asarray(detected, bool)
+    return cases
 
 
 def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: int = 0) -> dict[str, float]:
     """The paper's pooled pixel metrics and mean per-image Dice / IoU (group-bootstrap 95% CI) over lesion images.
 
     Images with an empty true mask are left out of both and summarised separately as the
-    share of them with any predicted lesion pixel (`empty_false_positive_rate`); image-level detection of the
-    lesion images is the share with any predicted lesion pixel (`lesion_detection_rate`).
+    share of them reported as having a lesion (`empty_false_positive_rate`); image-level detection of the
+    lesion images is the share of them reported as having one (`lesion_detection_rate`); `iou_gated` is
+    the pooled IoU with the lesion images reported lesion-free scored as empty predictions.
     """
     groups = np.asarray(groups) if groups is not None else np.arange(len(cases))
     lesion = ~cases["true_empty"].to_numpy(bool)
@@ -79,8 +90,12 @@ def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: i
         values = cases.loc[lesion, metric].to_numpy(float)
         low, high = group_bootstrap_ci(values, groups[lesion], seed=seed)
         summary |= {f"{metric}_mean": float(values.mean()), f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+    detected = cases["detected"].to_numpy(bool) if "detected" in cases else ~cases["pred_empty"].to_numpy(bool)
+    tp, fp, fn = (cases.loc[lesion, c].to_numpy(float) for c in ("tp", "fp", "fn"))
+    kept = detected[lesion]
+    summary["iou_gated"] = safe_ratio((tp * kept).sum(), (tp * kept + fp * kept + fn + tp * ~kept).sum())
     summary["lesion_images"] = int(lesion.sum())
-    summary["lesion_detection_rate"] = float((~cases.loc[lesion, "pred_empty"]).mean())
+    summary["lesion_detection_rate"] = float(detected[lesion].mean())
     if (~lesion).any():
-        summary["empty_false_positive_rate"] = float((~cases.loc[~lesion, "pred_empty"]).mean())
+        summary["empty_false_positive_rate"] = float(detected[~lesion].mean())
     return summary

@@ -2,27 +2,37 @@
 out-of-fold predictions pooled into one set of metrics, and repeats over seeds.
 
 Which models get the five folds is decided on validation data (the fold-0 runs' validation AUC),
-never on test predictions. Each fold's thresholds come from that fold's own validation fold.
+never on test predictions. Each fold's thresholds come from that fold's own validation fold. The
+cross-validated models are also averaged fold by fold (`averaged_folds`), a combination fixed before any
+test prediction is seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data.splits import fold_split
-from ..eval.classification import binary_metrics, bootstrap_binary_metrics, roc_points
+from ..eval.classification import (
+    binary_metrics,
+    bootstrap_binary_metrics,
+    choose_threshold,
+    roc_points,
+    sensitivity_threshold,
+)
 from ..eval.stats import format_ci
 from .classification import ClsRun, TaskData, run_classifier
 from .seeds import repeat_seeds
 
-__all__ = ["choose_by_validation", "run_folds", "pooled_predictions", "out_of_fold", "oof_key", "oof_table",
-           "oof_roc_curves", "rerun_with_seeds"]
+__all__ = ["JOIN", "choose_by_validation", "run_folds", "averaged_folds", "pooled_predictions", "out_of_fold",
+           "oof_key", "oof_table", "oof_roc_curves", "rerun_with_seeds"]
 
 DECISIONS = ("accuracy", "precision", "recall", "specificity", "f1")
+JOIN = "_and_"  # joins the names of models averaged together, e.g. 'rcdnet_and_effnet_lite2'
 
 
 def choose_by_validation(runs: Sequence[ClsRun], n: int, split: str = "grouped") -> list[ClsRun]:
@@ -44,6 +54,36 @@ def run_folds(first: ClsRun, data: TaskData, workdir: Path, seed: int = 0) -> li
                                    data.roles[fold_split(fold)], data.images, data.targets, first.epochs, workdir,
                                    first.init == "imagenet", seed))
     return runs
+
+
+def averaged_folds(cv: Sequence[Sequence[ClsRun]]) -> list[ClsRun]:
+    """The cross-validated models averaged fold by fold: each image's P(malignant) is the mean of theirs, and each
+    fold's thresholds are chosen again on the mean's validation predictions. The model name joins theirs with `JOIN`."""
+    averaged = []
+    for runs in zip(*cv, strict=True):
+        if len({r.split for r in runs}) != 1:
+            raise ValueError(f"folds out of step: {[r.split for r in runs]}")
+        test, valid = (_mean_probabilities([getattr(r, part) for r in runs]) for part in ("test", "valid"))
+        threshold = choose_threshold(valid["y"], valid["prob_malignant"])
+        triage = sensitivity_threshold(valid["y"], valid["prob_malignant"])
+        metrics = binary_metrics(test["y"], test["prob_malignant"], threshold)
+        triaged = binary_metrics(test["y"], test["prob_malignant"], triage)
+        metrics |= {"triage_recall": triaged["recall"], "triage_specificity": triaged["specificity"],
+                    "valid_auc": binary_metrics(valid["y"], valid["prob_malignant"])["auc"]}
+        averaged.append(replace(runs[0], model_name=JOIN.join(r.model_name for r in runs), test=test, valid=valid,
+                                threshold=threshold, triage_threshold=triage, metrics=metrics, ci=None,
+                                tta=any(r.tta for r in runs)))
+    return averaged
+
+
+def _mean_probabilities(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The first table with P(benign) and P(malignant) averaged over all of them (same images, same order)."""
+    if any(not t["image_id"].equals(tables[0]["image_id"]) for t in tables):
+        raise ValueError("the models' predictions cover different images")
+    mean = tables[0].copy()
+    mean["prob_malignant"] = np.mean([t["prob_malignant"].to_numpy() for t in tables], axis=0)
+    mean["prob_benign"] = 1 - mean["prob_malignant"]
+    return mean
 
 
 def pooled_predictions(runs: Sequence[ClsRun]) -> pd.DataFrame:

@@ -24,8 +24,10 @@ from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
 from ..models.registry import create_classifier, get_spec
 from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
+from .crossval import JOIN
 
-__all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "ensemble_vs_folds", "disagreement_review",
+__all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
+           "disagreement_review",
            "REVIEW_SHARE", "disagreement_level",
            "load_frozen_classifiers", "evaluate_external", "run_keys", "internal_auc",
            "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis", "load_segmenter",
@@ -92,6 +94,19 @@ def fold_ensembles(classifiers: Sequence[FrozenClassifier]) -> list[FoldEnsemble
             for (name, init), members in by_model.items() if len(members) > 1]
 
 
+def combined_ensemble(ensembles: Sequence[FoldEnsemble]) -> list[FoldEnsemble]:
+    """The fold ensembles of one initialisation pooled into one (every fold model of every architecture, model
+    names joined with `JOIN` as notebook 03's averaged out-of-fold row): empty when there are fewer than two."""
+    combined = []
+    for init in dict.fromkeys(e.init for e in ensembles):
+        parts = [e for e in ensembles if e.init == init and JOIN not in e.model_name]
+        if len(parts) > 1:
+            name = JOIN.join(e.model_name for e in parts)
+            combined.append(FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init,
+                                         tuple(m for e in parts for m in e.members)))
+    return combined
+
+
 def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
                             splits: Sequence[str] | None = None) -> list[FrozenClassifier]:
     """Every classifier notebook 03 saved for `task` (optionally only some splits), weights and thresholds."""
@@ -135,7 +150,8 @@ def ensemble_vs_folds(ensembles: Sequence[FoldEnsemble], images: np.ndarray, lab
     rows = []
     for ensemble in ensembles:
         for member in ensemble.members:
-            rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": member.split,
+            which = member.split if member.model_name == ensemble.model_name else f"{member.model_name} {member.split}"
+            rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": which,
                          **_auc_accuracy(labels, member.predict(images), member.threshold)})
         rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": "ensemble of the folds",
                      **_auc_accuracy(labels, ensemble.predict(images), ensemble.threshold)})

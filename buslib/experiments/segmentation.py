@@ -23,7 +23,8 @@ from ..train.callbacks import history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 
-__all__ = ["INITS", "MIN_AREAS", "SegRun", "run_segmentation", "pooled_iou", "drop_small", "choose_min_area",
+__all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
+           "choose_detection_threshold",
            "run_folds", "out_of_fold", "fold_table", "probe_table", "fold_weights", "ranked_cases", "results_table",
            "metrics_frame"]
 
@@ -48,13 +49,13 @@ class SegRun:
     summary: dict[str, float]
     fit_seconds: float
     train_images_per_s: float
-    predictions: list[np.ndarray]
+    predictions: list[np.ndarray]   # every test image's predicted mask, whether or not a lesion is reported
     valid_iou: float
     valid_iou_tta: float
-    min_area: float                 # predicted lesions smaller than this share of the image are dropped
+    detect_threshold: float         # a lesion is reported where the highest lesion probability exceeds this
 
 
-MIN_AREAS = (0.0, 0.0025, 0.005, 0.01, 0.02)  # shares of the image below which a predicted lesion is dropped
+MAX_NORMAL_FP = 0.10  # the detection threshold lets at most this share of validation normal images through
 
 
 def pooled_iou(predicted: np.ndarray, masks: np.ndarray) -> float:
@@ -62,20 +63,19 @@ def pooled_iou(predicted: np.ndarray, masks: np.ndarray) -> float:
     return pixel_metrics([confusion_counts(p, m > 0) for p, m in zip(predicted, masks)])["iou"]
 
 
-def drop_small(mask: np.ndarray, min_area: float) -> np.ndarray:
-    """`mask`, or an empty mask when it covers less than `min_area` of the image (no lesion reported)."""
-    return mask if mask.mean() >= min_area else np.zeros_like(mask)
+def lesion_scores(logits: np.ndarray) -> np.ndarray:
+    """Each image's detection score: the highest lesion probability of its map (images x H x W logits)."""
+    return 1 / (1 + np.exp(-logits.reshape(len(logits), -1).max(1).astype(np.float64)))
 
 
-def choose_min_area(predicted: np.ndarray, masks: np.ndarray, candidates: Sequence[float] = MIN_AREAS) -> float:
-    """The smallest predicted-lesion area (share of the image) that best tells lesion images from normal
-    ones on validation data: maximises detection sensitivity + specificity, the smallest on ties."""
-    has_lesion = masks.reshape(len(masks), -1).any(1)
-    area = predicted.reshape(len(predicted), -1).mean(1)
-    if has_lesion.all() or not has_lesion.any():
+def choose_detection_threshold(scores: np.ndarray, has_lesion: np.ndarray,
+                               max_normal_fp: float = MAX_NORMAL_FP) -> float:
+    """The lowest score threshold at which at most `max_normal_fp` of the validation normal images score
+    above it (a lesion is reported where score > threshold); 0 (report every image) without normal images."""
+    normal = np.asarray(scores)[~np.asarray(has_lesion, bool)]
+    if not len(normal):
         return 0.0
-    scores = [(area[has_lesion] >= a).mean() + (area[~has_lesion] < max(a, 1e-12)).mean() for a in candidates]
-    return float(candidates[int(np.argmax(scores))])
+    return float(np.quantile(normal, 1 - max_normal_fp, method="higher"))
 
 
 def _start(variant: str, init: str, bn: str, train_images: np.ndarray) -> tuple[nn.Module, list]:
@@ -119,15 +119,17 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     plain, flipped = (predict_seg_logits(model, valid_images, tta=flip, progress=False) > 0 for flip in (False, True))
     valid_iou, valid_iou_tta = pooled_iou(plain, valid_masks), pooled_iou(flipped, valid_masks)
     tta = valid_iou_tta > valid_iou if tta is None else tta
-    min_area = choose_min_area(flipped if tta else plain, valid_masks)
+    valid_scores = lesion_scores(predict_seg_logits(model, valid_images, tta=tta, progress=False))
+    threshold = choose_detection_threshold(valid_scores, valid_masks.reshape(len(valid_masks), -1).any(1))
     logits = predict_seg_logits(model, images[test], tta=tta)
-    predictions = [drop_small(p, min_area) for p in masks_at_original_size(logits, [m.shape for m in test_masks])]
-    cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks)
+    predictions = masks_at_original_size(logits, [m.shape for m in test_masks])
+    cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks,
+                        detected=lesion_scores(logits) > threshold)
     cases.insert(1, "label", frame["label"].to_numpy()[test])
     groups = frame["group"].to_numpy()[test] if "group" in frame else None
     return SegRun(key, variant, split, init, bn if init == "pretrained" else "-", normals, tta, epochs, model,
                   history(learn), cases, summarise_cases(cases, groups, seed), learn.fit_seconds,
-                  learn.train_images / max(learn.fit_seconds, 1e-9), predictions, valid_iou, valid_iou_tta, min_area)
+                  learn.train_images / max(learn.fit_seconds, 1e-9), predictions, valid_iou, valid_iou_tta, threshold)
 
 
 def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.ndarray,
@@ -172,12 +174,12 @@ def results_table(runs: Sequence[SegRun]) -> pd.DataFrame:
     for run in runs:
         s = run.summary
         rows.append({"model": run.variant, "init": run.init, "bn": run.bn, "normals": run.normals,
-                     "split": run.split, "epochs": run.epochs, "tta": run.tta, "min_area": run.min_area,
+                     "split": run.split, "epochs": run.epochs, "tta": run.tta, "detect_threshold": run.detect_threshold,
                      **{k: s[k] for k in ("accuracy", "recall", "precision", "f1", "iou")},
                      "dice_mean": s["dice_mean"], "dice_95ci": format_ci(s["dice_ci_low"], s["dice_ci_high"]),
                      "iou_mean": s["iou_mean"], "iou_95ci": format_ci(s["iou_ci_low"], s["iou_ci_high"]),
                      "lesion_detection_rate": s["lesion_detection_rate"],
-                     "normal_fp_rate": s.get("empty_false_positive_rate", float("nan")),
+                     "normal_fp_rate": s.get("empty_false_positive_rate", float("nan")), "iou_gated": s["iou_gated"],
                      **model_size(run.model), "train_img_per_s": run.train_images_per_s,
                      "train_minutes": run.fit_seconds / 60})
     return pd.DataFrame(rows)
@@ -186,7 +188,8 @@ def results_table(runs: Sequence[SegRun]) -> pd.DataFrame:
 def metrics_frame(runs: Sequence[SegRun]) -> pd.DataFrame:
     """One row per run, keyed by its key: every summary number and the training minutes (for recording)."""
     return pd.DataFrame([{"key": run.key, **run.summary, "valid_iou": run.valid_iou, "valid_iou_tta": run.valid_iou_tta,
-                          "tta": float(run.tta), "min_area": run.min_area, "train_minutes": run.fit_seconds / 60}
+                          "tta": float(run.tta), "detect_threshold": run.detect_threshold,
+                          "train_minutes": run.fit_seconds / 60}
                          for run in runs])
 
 
@@ -198,13 +201,16 @@ def probe_table(runs: Sequence[SegRun]) -> pd.DataFrame:
 
 
 def fold_table(runs: Sequence[SegRun], pooled: dict[str, float]) -> pd.DataFrame:
-    """One row per cross-validation fold and the pooled out-of-fold row."""
-    columns = ("iou", "dice_mean", "lesion_detection_rate", "empty_false_positive_rate", "lesion_images")
-    rows = [{"fold": run.split, "tta": run.tta, "min_area": run.min_area, **{c: run.summary.get(c) for c in columns}}
-            for run in runs]
-    rows.append({"fold": f"out-of-fold, {len(runs)} folds pooled", **{c: pooled.get(c) for c in columns},
-                 "dice_95ci": format_ci(pooled["dice_ci_low"], pooled["dice_ci_high"]),
-                 "iou_mean_95ci": format_ci(pooled["iou_ci_low"], pooled["iou_ci_high"])})
+    """One row per cross-validation fold and the pooled out-of-fold row, each with its 95% intervals."""
+    columns = ("iou", "dice_mean", "lesion_detection_rate", "empty_false_positive_rate", "iou_gated", "lesion_images")
+
+    def row(fold: str, summary: dict[str, float], **choices) -> dict:
+        return {"fold": fold, **choices, **{c: summary.get(c) for c in columns},
+                "dice_95ci": format_ci(summary["dice_ci_low"], summary["dice_ci_high"]),
+                "iou_mean_95ci": format_ci(summary["iou_ci_low"], summary["iou_ci_high"])}
+
+    rows = [row(run.split, run.summary, tta=run.tta, detect_threshold=run.detect_threshold) for run in runs]
+    rows.append(row(f"out-of-fold, {len(runs)} folds pooled", pooled))
     return pd.DataFrame(rows).rename(columns={"empty_false_positive_rate": "normal_fp_rate"})
 
 

@@ -1,5 +1,6 @@
-"""Fold ensembles for `predict`: the cross-validated classifier with the best pooled out-of-fold AUC (all
-its fold models) and the cross-validated U2NET-Lite, as notebook 04 takes them to Dataset B.
+"""Fold ensembles for `predict`: the cross-validated single architecture with the best pooled out-of-fold
+AUC (all its fold models; a bundle holds one architecture, so the average of several is left out) and the
+cross-validated U2NET-Lite, as notebook 04 takes them to Dataset B.
 
 The review level (member disagreement above which an image is flagged "uncertain, review") is set on
 BUSI as notebook 04 sets it: the SD of the members' P(malignant) that the top 10% of BUSI lesion images
@@ -20,6 +21,7 @@ from ..data.cache import load_arrays
 from ..data.cohort import load_split_table
 from ..data.images import DataError
 from ..data.readers import read_busi
+from ..experiments.crossval import JOIN
 from ..experiments.external import REVIEW_SHARE, disagreement_level
 from ..infer import predict_proba
 from ..models.bundle import ModelBundle
@@ -27,12 +29,13 @@ from ..models.bundle import ModelBundle
 __all__ = ["ensemble_rows", "review_level", "member_probabilities", "segmenter_fold_states"]
 
 def ensemble_rows(report_dir: Path, models: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame] | None:
-    """The best cross-validated classifier's row of `03_oof.csv` and its fold models' rows of `03_models.csv`
+    """The best cross-validated single architecture's row of `03_oof.csv` and its fold models' rows of `03_models.csv`
     (test fold 0 first), or None when notebook 03 cross-validated nothing."""
     oof_path = artefact_path(report_dir, "cls_oof")
     if not oof_path.is_file():
         return None
-    best = pd.read_csv(oof_path).sort_values("auc", ascending=False).iloc[0]
+    oof = pd.read_csv(oof_path)
+    best = oof[~oof["model"].str.contains(JOIN, regex=False)].sort_values("auc", ascending=False).iloc[0]
     folds = models[(models["task"] == "binary") & (models["model"] == best["model"]) & (models["init"] == best["init"])
                    & models["split"].str.startswith("grouped")]
     return best, folds.sort_values("split", key=lambda s: s.str.len()).reset_index(drop=True)

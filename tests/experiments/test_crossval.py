@@ -83,3 +83,39 @@ def test_review_flags_images_where_the_fold_models_disagree_at_a_level_set_on_bu
     table, level = disagreement_review(ensemble, busi, external, np.array([1, 1, 0, 0]))
     assert 0 <= level < 0.4
     assert table["count"].tolist() == [1, 3] and table["error_rate"].tolist() == [1.0, 0.0]
+
+
+def cls_run(model_name: str, split: str, test_prob: list[float], valid_prob: list[float]):
+    from buslib.experiments.classification import ClsRun
+
+    def table(prob: list[float], offset: int) -> pd.DataFrame:
+        return pd.DataFrame({"image_id": [f"i{offset + i}" for i in range(4)], "group": range(4), "y": [1, 1, 0, 0],
+                             "prob_benign": 1 - np.array(prob), "prob_malignant": prob})
+    return ClsRun(model_name, "binary", split, "imagenet", "liu", 1, None, pd.DataFrame(), 0.5, table(test_prob, 0),
+                  table(valid_prob, 10), False, 0.5, {"auc": 0.5}, None, 1.0, 1.0, 1.0)
+
+
+def test_averaged_folds_average_each_fold_and_choose_its_thresholds_again_on_validation():
+    from buslib.experiments.crossval import averaged_folds
+    a = [cls_run("a", "grouped", [0.9, 0.2, 0.6, 0.1], [0.8, 0.7, 0.3, 0.2])]
+    b = [cls_run("b", "grouped", [0.5, 0.8, 0.1, 0.4], [0.6, 0.7, 0.4, 0.1])]
+    [mean] = averaged_folds([a, b])
+    assert mean.model_name == "a_and_b" and mean.split == "grouped"
+    np.testing.assert_allclose(mean.test["prob_malignant"], [0.7, 0.5, 0.35, 0.25])
+    assert mean.metrics["auc"] == 1.0 and a[0].test["prob_malignant"].iloc[1] == 0.2   # the parts are untouched
+    assert 0.3 < mean.threshold <= 0.7 and mean.metrics["valid_auc"] == 1.0
+    assert oof_table([a, b, [mean]]).loc[2, "key"] == "a_and_b_binary_oof_pretrained"
+    with pytest.raises(ValueError, match="out of step"):
+        averaged_folds([a, [cls_run("b", "grouped_f1", [0.5] * 4, [0.5] * 4)]])
+
+
+def test_the_combined_ensemble_pools_every_fold_model_of_every_cross_validated_architecture():
+    from buslib.experiments.external import combined_ensemble
+    first = FoldEnsemble("a_binary_ensemble_imagenet", "a", "imagenet",
+                         (member("grouped", 0.2, [0.1, 0.9]), member("grouped_f1", 0.4, [0.3, 0.7])))
+    second = FoldEnsemble("b_binary_ensemble_imagenet", "b", "imagenet",
+                          (member("grouped", 0.6, [0.5, 0.5]), member("grouped_f1", 0.8, [0.5, 0.5])))
+    [both] = combined_ensemble([first, second])
+    assert both.key == "a_and_b_binary_ensemble_imagenet" and len(both.members) == 4
+    np.testing.assert_allclose(both.predict(np.zeros((2, 4, 4))), [0.35, 0.65])
+    assert combined_ensemble([first]) == []

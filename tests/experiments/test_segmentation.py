@@ -137,15 +137,29 @@ def test_run_segmentation_scores_every_test_image_at_its_original_size(blobs, tm
                          masks, full, full, get_seg_recipe("strong"), 1, tmp_path)
 
 
-def test_the_smallest_reported_lesion_is_chosen_to_tell_lesion_images_from_normal_ones():
-    from buslib.experiments.segmentation import choose_min_area, drop_small
-    masks = np.zeros((4, 10, 10), np.uint8)
-    masks[:2, 2:8, 2:8] = 1                      # two lesion images, two normal ones
-    predicted = masks.astype(bool).copy()
-    predicted[2, 0, 0] = True                    # a speck on a normal image: 1% of it
-    assert choose_min_area(predicted, masks) == 0.02
-    assert choose_min_area(masks.astype(bool), masks) == 0.0   # already perfect: keep everything
-    assert not drop_small(predicted[2], 0.02).any() and drop_small(predicted[0], 0.02).sum() == 36
+def test_the_detection_threshold_lets_through_at_most_the_chosen_share_of_normal_validation_images():
+    from buslib.experiments.segmentation import choose_detection_threshold, lesion_scores
+    logits = np.full((12, 4, 4), -6.0)
+    logits[:, 0, 0] = np.linspace(-3, 3, 12)      # one confident pixel per image, rising
+    scores = lesion_scores(logits)
+    assert np.allclose(scores, 1 / (1 + np.exp(-np.linspace(-3, 3, 12))))
+    has_lesion = np.arange(12) >= 2               # the two lowest-scoring images are normal
+    threshold = choose_detection_threshold(scores, has_lesion, max_normal_fp=0.5)
+    assert (scores[~has_lesion] > threshold).mean() <= 0.5 and (scores[has_lesion] > threshold).all()
+    assert choose_detection_threshold(scores, has_lesion, max_normal_fp=0.0) == scores[1]  # no normal through
+    assert choose_detection_threshold(scores, np.ones(12, bool)) == 0.0   # no normal image: report every one
+
+
+def test_delineation_is_scored_apart_from_detection():
+    from buslib.eval.segmentation import score_cases, summarise_cases
+    mask = np.pad(np.ones((4, 4), bool), 3)
+    found = score_cases(["a", "b", "n"], [mask, mask, mask], [mask, mask, np.zeros_like(mask)],
+                        detected=[True, False, False])
+    summary = summarise_cases(found)
+    assert summary["iou"] == 1.0 and summary["lesion_detection_rate"] == 0.5
+    assert summary["empty_false_positive_rate"] == 0.0 and summary["iou_gated"] == 0.5
+    with pytest.raises(ValueError, match="3 images but 2 detection flags"):
+        score_cases(["a", "b", "n"], [mask] * 3, [mask] * 3, detected=[True, False])
 
 
 def test_out_of_fold_pools_every_fold_once_and_refuses_an_image_twice():

@@ -92,7 +92,8 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
     in_unit_interval(values, [f"seg_{r}_{m}" for r in runs
                               for m in ("accuracy", "recall", "precision", "f1", "iou", "dice_mean", "iou_mean",
                                         "dice_ci_low", "dice_ci_high", "lesion_detection_rate",
-                                        "empty_false_positive_rate")])
+                                        "empty_false_positive_rate", "iou_gated")])
+    in_unit_interval(values, [f"seg_{r}_detect_threshold" for r in runs[:-1]])  # chosen per run on validation
     assert values["seg_u2netp_pretrained_oof_folds"] == 3  # the smoke profile has 3 folds
     assert values["seg_u2netp_pretrained_oof_lesion_images"] == 24  # every smoke lesion image, once
     assert sum(k.startswith("seg_bn_treatment_") for k in values) == 1
@@ -114,9 +115,10 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"}
     assert set(binary.query("model == 'rcdnet'")["init"]) == {"imagenet", "scratch"}
     oof = pd.read_csv(out / "03_oof.csv")
-    assert len(oof) == 2 and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
+    assert len(oof) == 3 and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
+    assert oof["model"].iloc[2] == "_and_".join(oof["model"].iloc[:2])  # the two cross-validated models averaged
     in_unit_interval(values, [f"cls_{k}_{m}" for k in oof["key"] for m in ("auc", "accuracy", "triage_recall")])
-    for model in oof["model"]:  # every fold model is saved for notebook 04's ensembles
+    for model in oof["model"].iloc[:2]:  # every fold model is saved for notebook 04's ensembles
         assert binary.loc[binary["model"] == model, "split"].str.startswith("grouped").sum() >= 3
     in_unit_interval(values, [f"cls_{k}_{m}" for k in binary["key"]
                               for m in ("accuracy", "recall", "specificity", "f1")])
@@ -124,6 +126,10 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     results = pd.read_csv(out / "03_results.csv")
     assert results["init"].notna().all() and {"grouped", "li_11_1_3", "liu_7_3"} <= set(results["split"])
     assert "cls_deepcardinal50_three_class_grouped_accuracy_normal" in values
+    crop = binary[binary["split"] == "crop_grouped"]    # segment, then classify: one model on fold 0
+    assert len(crop) == 1 and crop["model"].iloc[0] == oof["model"].iloc[0]  # the headline (first chosen) model
+    in_unit_interval(values, [f"cls_{crop['key'].iloc[0]}_{m}" for m in ("auc", "accuracy")])
+    assert len(pd.read_csv(out / "03_crop_vs_whole.csv")) == 2
     spread = [k for k in values if k.startswith("cls_seeds_") and k.endswith("_auc_sd")]
     assert len(spread) == 1 and values[spread[0]] >= 0
 
@@ -132,13 +138,14 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     out = ran(smoke_run, "04")
     check_report(out, "04_external_test")
     values = metrics(out)
-    saved = pd.read_csv(out / "03_models.csv").query("task == 'binary' and not split.str.startswith('grouped_f')")
+    saved = pd.read_csv(out / "03_models.csv").query("task == 'binary' and not split.str.startswith('grouped_f') "
+                                                      "and split != 'crop_grouped'")
     external = pd.read_csv(out / "04_classifiers.csv")
     single = external[external["split"] != "ensemble"]
     assert single["threshold"].round(9).tolist() == saved["threshold"].round(9).tolist()
     in_unit_interval(values, [f"ext_{k}_{m}" for k in saved["key"] for m in ("accuracy", "recall", "specificity")])
     ensembles = external[external["split"] == "ensemble"]
-    assert len(ensembles) == 2
+    assert len(ensembles) == 3 and "_and_" in ensembles["model"].iloc[2]  # two fold ensembles and both together
     in_unit_interval(values, [f"ext_{m}_binary_ensemble_imagenet_{k}" for m in ensembles["model"]
                               for k in ("auc", "triage_recall")])
     in_unit_interval(values, ["ext_review_flagged_share", "ext_review_error_rate_unflagged"])
@@ -146,6 +153,8 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in ("u2netp", "u2netp_ensemble", "u2net")
                               for m in ("iou", "dice_mean")])
     assert values["ext_datasetb_images"] == 24
+    crop_vs_whole = pd.read_csv(out / "04_crop_vs_whole.csv")
+    assert crop_vs_whole["input"].tolist() == ["whole image", "predicted-lesion crop"]
     diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
     assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])
 

@@ -1,0 +1,81 @@
+"""Segment, then classify (Li et al.'s system "as a whole"): classify the lesion region that U2NET-Lite
+finds instead of the whole image.
+
+The classifier trains on crops around the *true* lesion (its training images' masks are known) and is
+validated and tested on crops around the lesion that the fold-0 U2NET-Lite *predicts*, which never saw
+those images. Each crop is the lesion's bounding box widened by a margin on every side, resized to the
+classifier's input size; an image with no predicted lesion is classified whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..data.cache import resize_image
+from ..infer import masks_at_original_size, predict_seg_logits
+from .classification import ClsRun, TaskData, run_classifier
+
+__all__ = ["CROP_SPLIT", "CROP_MARGIN", "lesion_box", "crop_to_lesion", "lesion_crops", "predicted_masks",
+           "run_crop_classifier"]
+
+CROP_SPLIT = "crop_grouped"   # the split label of the crop classifier (grouped test fold 0, cropped inputs)
+CROP_MARGIN = 0.2             # the box is widened by this share of its height and width on each side
+
+
+def lesion_box(mask: np.ndarray, margin: float = CROP_MARGIN) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right), end-exclusive, of the mask's lesion pixels widened by `margin` of the box
+    size on each side and clipped to the image; None when the mask is empty."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return None
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    pad_y, pad_x = round(margin * (bottom - top)), round(margin * (right - left))
+    height, width = mask.shape
+    return max(0, top - pad_y), min(height, bottom + pad_y), max(0, left - pad_x), min(width, right + pad_x)
+
+
+def crop_to_lesion(image: np.ndarray, mask: np.ndarray, size: int, margin: float = CROP_MARGIN) -> np.ndarray:
+    """The lesion region of a grey image (its box, widened) at `size` x `size`; the whole image if the mask is empty."""
+    if image.shape[:2] != mask.shape:
+        raise ValueError(f"image {image.shape[:2]} and mask {mask.shape} differ in shape")
+    box = lesion_box(mask, margin)
+    if box is not None:
+        top, bottom, left, right = box
+        image = image[top:bottom, left:right]
+    return resize_image(image, size)
+
+
+def lesion_crops(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], size: int,
+                 margin: float = CROP_MARGIN) -> np.ndarray:
+    """Every image cropped to its mask's lesion (N, size, size) uint8."""
+    if len(images) != len(masks):
+        raise ValueError(f"{len(images)} images but {len(masks)} masks")
+    return np.stack([crop_to_lesion(image, mask, size, margin) for image, mask in zip(images, masks)]) \
+        if len(images) else np.empty((0, size, size), np.uint8)
+
+
+def predicted_masks(segmenter: nn.Module, images: Sequence[np.ndarray], seg_size: int) -> list[np.ndarray]:
+    """The segmenter's lesion mask of each full-resolution grey image, predicted at `seg_size` and
+    upsampled back to the image's size."""
+    small = np.stack([resize_image(image, seg_size) for image in images])
+    return masks_at_original_size(predict_seg_logits(segmenter, small, progress=False), [i.shape[:2] for i in images])
+
+
+def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray],
+                        full_masks: Sequence[np.ndarray], segmenter: nn.Module, seg_size: int, workdir: Path,
+                        seed: int = 0) -> ClsRun:
+    """`like`'s model, initialisation and epochs on grouped test fold 0 with lesion crops as inputs: true-mask
+    crops for training, `segmenter`'s predicted-mask crops for validation and test. `full_images`/`full_masks`
+    align with `data.frame`."""
+    roles = data.roles["grouped"]
+    size = data.images.shape[-1]
+    crops = lesion_crops(full_images, full_masks, size)
+    unseen = np.flatnonzero(roles != "train")
+    crops[unseen] = lesion_crops([full_images[i] for i in unseen],
+                                 predicted_masks(segmenter, [full_images[i] for i in unseen], seg_size), size)
+    return run_classifier(like.model_name, data.task, CROP_SPLIT, data.frame, roles, crops, data.targets,
+                          like.epochs, workdir, like.init == "imagenet", seed)

@@ -1,0 +1,46 @@
+"""Segment, then classify: lesion boxes, crops, and the crop classifier's inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from buslib.experiments.lesion_crops import crop_to_lesion, lesion_box, lesion_crops, predicted_masks
+
+
+def test_the_lesion_box_is_widened_by_the_margin_and_clipped_to_the_image():
+    mask = np.zeros((100, 200), bool)
+    mask[40:60, 50:90] = True                    # 20 rows x 40 columns
+    assert lesion_box(mask, 0.0) == (40, 60, 50, 90)
+    assert lesion_box(mask, 0.2) == (36, 64, 42, 98)
+    mask[95:, :5] = True                         # a second region at the corner widens the box to it
+    assert lesion_box(mask, 0.5) == (10, 100, 0, 135)
+    assert lesion_box(np.zeros((10, 10), bool)) is None
+
+
+def test_a_crop_shows_the_lesion_and_an_empty_mask_gives_the_whole_image():
+    image = np.zeros((100, 200), np.uint8)
+    image[40:60, 50:90] = 255                    # a bright lesion on a dark image
+    mask = image > 0
+    crop = crop_to_lesion(image, mask, 32, margin=0.0)
+    assert crop.shape == (32, 32) and crop.min() == 255
+    whole = crop_to_lesion(image, np.zeros_like(mask), 32)
+    assert whole.shape == (32, 32) and whole.mean() < 50
+    with pytest.raises(ValueError, match="differ in shape"):
+        crop_to_lesion(image, mask[:50], 32)
+    assert lesion_crops([image, image], [mask, mask], 16).shape == (2, 16, 16)
+    with pytest.raises(ValueError, match="2 images but 1 masks"):
+        lesion_crops([image, image], [mask], 16)
+
+
+def test_predicted_masks_come_back_at_each_images_own_size():
+    class BrightIsLesion(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+        def forward(self, x):                    # logit > 0 where the normalised input is bright
+            return x[:, :1] * self.scale
+    image = np.zeros((60, 90), np.uint8)
+    image[20:40, 30:60] = 255
+    [mask] = predicted_masks(BrightIsLesion(), [image], 32)
+    assert mask.shape == (60, 90) and mask[30, 45] and not mask[5, 5]
