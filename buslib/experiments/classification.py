@@ -34,10 +34,9 @@ from ..train.callbacks import history
 from ..train.classification import cls_learner, get_cls_recipe, require_every_class
 from ..train.fitting import fit, seed_run
 
-__all__ = ["run_key", "ClsRun", "run_classifier", "results_table", "three_class_table", "metrics_frame",
-           "leakage_comparison", "save_run", "TaskData", "prepare_task",
-           "initialisation", "run_many", "run_with_hub_weights", "label", "roc_curves", "reliability_curves",
-           "confusion_tables", "auc_table"]
+__all__ = ["run_key", "ClsRun", "run_classifier", "frozen_decisions", "results_table", "three_class_table",
+           "metrics_frame", "leakage_comparison", "save_run", "TaskData", "prepare_task", "initialisation", "run_many",
+           "run_with_hub_weights", "label", "roc_curves", "reliability_curves", "confusion_tables", "auc_table"]
 
 
 def run_key(model_name: str, task: str, split: str, init: str) -> str:
@@ -105,12 +104,7 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
                                for rows, prob in ((test, test_prob), (valid, valid_prob)))
     groups = test_table["group"].to_numpy()
     if len(classes) == 2:
-        threshold = choose_threshold(targets[valid], valid_prob[:, 1])
-        triage = sensitivity_threshold(targets[valid], valid_prob[:, 1])
-        metrics = binary_metrics(targets[test], test_prob[:, 1], threshold)
-        triaged = binary_metrics(targets[test], test_prob[:, 1], triage)
-        metrics |= {"triage_recall": triaged["recall"], "triage_specificity": triaged["specificity"],
-                    "valid_auc": binary_metrics(targets[valid], valid_prob[:, 1])["auc"]}
+        threshold, triage, metrics = frozen_decisions(targets[valid], valid_prob[:, 1], targets[test], test_prob[:, 1])
         ci = bootstrap_binary_metrics(targets[test], test_prob[:, 1], threshold, groups, n_resamples, seed=seed)
     else:
         threshold, triage, ci = float("nan"), float("nan"), None
@@ -118,6 +112,18 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     return ClsRun(model_name, task, split, "imagenet" if pretrained else "scratch", recipe.name, epochs, model,
                   history(learn), threshold, test_table, valid_table, tta, triage, metrics, ci, learn.fit_seconds,
                   learn.train_images / max(learn.fit_seconds, 1e-9), inference_ms_per_image(model, size))
+
+
+def frozen_decisions(valid_y: np.ndarray, valid_p: np.ndarray, test_y: np.ndarray,
+                     test_p: np.ndarray) -> tuple[float, float, dict[str, float]]:
+    """Youden's and the triage threshold chosen on validation P(malignant), and the test metrics at them
+    (with the validation AUC)."""
+    threshold, triage = choose_threshold(valid_y, valid_p), sensitivity_threshold(valid_y, valid_p)
+    metrics = binary_metrics(test_y, test_p, threshold)
+    triaged = binary_metrics(test_y, test_p, triage)
+    metrics |= {"triage_recall": triaged["recall"], "triage_specificity": triaged["specificity"],
+                "valid_auc": binary_metrics(valid_y, valid_p)["auc"]}
+    return threshold, triage, metrics
 
 
 def _validation_proba(model: nn.Module, images: np.ndarray, y: np.ndarray, stats: tuple,

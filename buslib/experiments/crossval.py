@@ -17,15 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ..data.splits import fold_split
-from ..eval.classification import (
-    binary_metrics,
-    bootstrap_binary_metrics,
-    choose_threshold,
-    roc_points,
-    sensitivity_threshold,
-)
+from ..eval.classification import binary_metrics, bootstrap_binary_metrics, roc_points
 from ..eval.stats import format_ci
-from .classification import ClsRun, TaskData, run_classifier
+from .classification import ClsRun, TaskData, frozen_decisions, run_classifier
 from .seeds import repeat_seeds
 
 __all__ = ["JOIN", "choose_by_validation", "run_folds", "averaged_folds", "pooled_predictions", "out_of_fold",
@@ -64,12 +58,8 @@ def averaged_folds(cv: Sequence[Sequence[ClsRun]]) -> list[ClsRun]:
         if len({r.split for r in runs}) != 1:
             raise ValueError(f"folds out of step: {[r.split for r in runs]}")
         test, valid = (_mean_probabilities([getattr(r, part) for r in runs]) for part in ("test", "valid"))
-        threshold = choose_threshold(valid["y"], valid["prob_malignant"])
-        triage = sensitivity_threshold(valid["y"], valid["prob_malignant"])
-        metrics = binary_metrics(test["y"], test["prob_malignant"], threshold)
-        triaged = binary_metrics(test["y"], test["prob_malignant"], triage)
-        metrics |= {"triage_recall": triaged["recall"], "triage_specificity": triaged["specificity"],
-                    "valid_auc": binary_metrics(valid["y"], valid["prob_malignant"])["auc"]}
+        threshold, triage, metrics = frozen_decisions(valid["y"], valid["prob_malignant"], test["y"],
+                                                      test["prob_malignant"])
         averaged.append(replace(runs[0], model_name=JOIN.join(r.model_name for r in runs), test=test, valid=valid,
                                 threshold=threshold, triage_threshold=triage, metrics=metrics, ci=None,
                                 tta=any(r.tta for r in runs)))

@@ -25,13 +25,12 @@ from ..models.registry import create_classifier, get_spec
 from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
 from .crossval import JOIN
+from .lesion_crops import CROP_SPLIT
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
-           "disagreement_review",
-           "REVIEW_SHARE", "disagreement_level",
-           "load_frozen_classifiers", "evaluate_external", "run_keys", "internal_auc",
-           "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis", "load_segmenter",
-           "load_segmenter_ensemble", "evaluate_segmenters"]
+           "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
+           "run_keys", "internal_auc", "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis",
+           "load_segmenter", "load_segmenter_ensemble", "evaluate_segmenters"]
 
 
 @dataclass(frozen=True)
@@ -109,10 +108,11 @@ def combined_ensemble(ensembles: Sequence[FoldEnsemble]) -> list[FoldEnsemble]:
 
 def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
                             splits: Sequence[str] | None = None) -> list[FrozenClassifier]:
-    """Every classifier notebook 03 saved for `task` (optionally only some splits), weights and thresholds."""
+    """Every whole-image classifier notebook 03 saved for `task` (optionally only some splits), weights and
+    thresholds; the predicted-lesion crop classifier (it needs cropped inputs) only when its split is asked for."""
     table_path = require_artefact(report_dir, "cls_models")
     table = pd.read_csv(table_path)
-    table = table[(table["task"] == task) & (table["split"].isin(splits) if splits else True)]
+    table = table[(table["task"] == task) & (table["split"].isin(splits) if splits else table["split"] != CROP_SPLIT)]
     frozen = []
     for row in table.itertuples(index=False):
         weights = artefact_path(report_dir, "cls_checkpoints") / row.checkpoint

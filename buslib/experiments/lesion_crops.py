@@ -54,8 +54,10 @@ def lesion_crops(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], size
     """Every image cropped to its mask's lesion (N, size, size) uint8."""
     if len(images) != len(masks):
         raise ValueError(f"{len(images)} images but {len(masks)} masks")
-    return np.stack([crop_to_lesion(image, mask, size, margin) for image, mask in zip(images, masks)]) \
-        if len(images) else np.empty((0, size, size), np.uint8)
+    crops = np.empty((len(images), size, size), np.uint8)
+    for i, (image, mask) in enumerate(zip(images, masks)):
+        crops[i] = crop_to_lesion(image, mask, size, margin)
+    return crops
 
 
 def predicted_masks(segmenter: nn.Module, images: Sequence[np.ndarray], seg_size: int) -> list[np.ndarray]:

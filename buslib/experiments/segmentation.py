@@ -24,9 +24,8 @@ from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
-           "choose_detection_threshold",
-           "run_folds", "out_of_fold", "fold_table", "probe_table", "fold_weights", "ranked_cases", "results_table",
-           "metrics_frame"]
+           "choose_detection_threshold", "run_folds", "out_of_fold", "fold_table", "probe_table", "fold_weights",
+           "ranked_cases", "results_table", "metrics_frame"]
 
 INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
 
@@ -116,11 +115,11 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     fit(learn, recipe, epochs)
     model = learn.model.eval()
     valid_images, valid_masks = images[rows["valid"]], masks[rows["valid"]]
-    plain, flipped = (predict_seg_logits(model, valid_images, tta=flip, progress=False) > 0 for flip in (False, True))
-    valid_iou, valid_iou_tta = pooled_iou(plain, valid_masks), pooled_iou(flipped, valid_masks)
+    plain, flipped = (predict_seg_logits(model, valid_images, tta=flip, progress=False) for flip in (False, True))
+    valid_iou, valid_iou_tta = pooled_iou(plain > 0, valid_masks), pooled_iou(flipped > 0, valid_masks)
     tta = valid_iou_tta > valid_iou if tta is None else tta
-    valid_scores = lesion_scores(predict_seg_logits(model, valid_images, tta=tta, progress=False))
-    threshold = choose_detection_threshold(valid_scores, valid_masks.reshape(len(valid_masks), -1).any(1))
+    threshold = choose_detection_threshold(lesion_scores(flipped if tta else plain),
+                                           valid_masks.reshape(len(valid_masks), -1).any(1))
     logits = predict_seg_logits(model, images[test], tta=tta)
     predictions = masks_at_original_size(logits, [m.shape for m in test_masks])
     cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks,

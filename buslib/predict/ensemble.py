@@ -28,6 +28,7 @@ from ..models.bundle import ModelBundle
 
 __all__ = ["ensemble_rows", "review_level", "member_probabilities", "segmenter_fold_states"]
 
+
 def ensemble_rows(report_dir: Path, models: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame] | None:
     """The best cross-validated single architecture's row of `03_oof.csv` and its fold models' rows of `03_models.csv`
     (test fold 0 first), or None when notebook 03 cross-validated nothing."""

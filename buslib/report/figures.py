@@ -107,7 +107,7 @@ def roc_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     fig = px.line(tidy, x="fpr", y="tpr", color="model", title=title,
                   labels={"fpr": "1 - specificity", "tpr": "sensitivity"})
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return fig.update_layout(height=480, width=620)
+    return fig.update_layout(height=_legend_height(len(curves)), width=620)
 
 
 def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int = 4) -> go.Figure:
@@ -125,6 +125,11 @@ def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int =
     return fig.update_layout(title=title, height=260 * rows + 80)
 
 
+def _legend_height(entries: int) -> int:
+    """A figure height at which a legend of `entries` lines is shown whole (480 px at least)."""
+    return max(480, 200 + 20 * entries)
+
+
 def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     """Reliability diagrams (predicted vs observed malignant rate per bin), marker size by count."""
     tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
@@ -132,7 +137,7 @@ def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure
                   hover_data=["count"], labels={"predicted": "mean predicted P(malignant)",
                                                 "observed": "observed malignant rate"})
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return fig.update_layout(height=480, width=620)
+    return fig.update_layout(height=_legend_height(len(curves)), width=620)
 
 
 def metric_bars(table: pd.DataFrame, metric: str, low: str, high: str, title: str) -> go.Figure:
