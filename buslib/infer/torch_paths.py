@@ -19,7 +19,7 @@ __all__ = ["to_input", "autocast", "predict_seg_logits", "predict_proba", "masks
 
 def to_input(images: np.ndarray, stats: Stats = IMAGENET_STATS) -> torch.Tensor:
     """uint8 grey images (N, S, S) -> normalised float (N, 3, S, S) in channels_last, as the loaders give them."""
-    batch = torch.from_numpy(np.ascontiguousarray(images)).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+    batch = torch.tensor(np.asarray(images), dtype=torch.float32).div(255).unsqueeze(1).expand(-1, 3, -1, -1)
     return normalise(batch, stats).contiguous(memory_format=torch.channels_last)
 
 

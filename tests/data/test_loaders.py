@@ -68,12 +68,14 @@ def test_a_fastai_learner_trains_on_them(arrays):
     assert preds.shape == (4, 3) and targets.tolist() == labels[16:].tolist()
 
 
-def test_class_targets_for_both_tasks():
+def test_class_targets_for_every_task():
     labels = ["normal", "benign", "malignant", "benign"]
     rows, targets = class_targets(labels, "binary")
     assert rows.tolist() == [1, 2, 3] and targets.tolist() == [0, 1, 0]
     rows, targets = class_targets(labels, "three_class")
     assert rows.tolist() == [0, 1, 2, 3] and targets.tolist() == [0, 1, 2, 1]
+    rows, targets = class_targets(labels, "lesion")
+    assert rows.tolist() == [0, 1, 2, 3] and targets.tolist() == [0, 1, 1, 1]
     with pytest.raises(ValueError, match="unknown task 'four_class'"):
         class_targets(labels, "four_class")
     with pytest.raises(ValueError, match=r"unknown labels \['Benign'\]"):
