@@ -12,7 +12,7 @@ from torch import nn
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
 from ..models.medsam import box_prompt, segment_with_boxes
-from .segmentation import SegRun
+from .segmentation import SegRun, case_groups
 
 __all__ = ["BOXES", "medsam_cases", "refinement_table"]
 
@@ -35,7 +35,7 @@ def refinement_table(run: SegRun, refined: dict[str, tuple[pd.DataFrame, list]],
                      seed: int = 0) -> pd.DataFrame:
     """One row per system on `run`'s test images: U2NET-Lite alone and LiteMedSAM from each box, with the
     pooled IoU, per-image means with group-bootstrap 95% intervals, and the detection-gated IoU."""
-    groups = frame.set_index("image_id").loc[run.cases["image_id"], "group"].to_numpy() if "group" in frame else None
+    groups = case_groups(frame, run.cases)
     systems = {"u2netp": run.cases, **{f"u2netp_litemedsam_{name}" if name == "predicted_box" else
                                        f"litemedsam_{name}": cases for name, (cases, _) in refined.items()}}
     rows = []

@@ -26,8 +26,9 @@ from ..train.segmentation import SegRecipe, seg_learner
 from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
-           "choose_detection_threshold", "detection_gate", "gate_comparison", "run_folds", "out_of_fold",
-           "fold_table", "probe_table", "fold_weights", "ranked_cases", "results_table", "metrics_frame"]
+           "choose_detection_threshold", "case_groups", "detection_gate", "gate_comparison", "run_folds",
+           "out_of_fold", "fold_table", "probe_table", "fold_weights", "ranked_cases", "results_table",
+           "metrics_frame"]
 
 INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
 
@@ -156,9 +157,13 @@ def detection_gate(run: SegRun, detector: ClsRun, frame: pd.DataFrame, seed: int
     threshold = choose_detection_threshold(theirs, y.astype(bool))
     test_scores = detector.test.set_index("image_id").loc[run.cases["image_id"], "prob_lesion"].to_numpy()
     cases = run.cases.assign(detected=test_scores > threshold)
-    groups = frame.set_index("image_id").loc[cases["image_id"], "group"].to_numpy() if "group" in frame else None
-    return replace(run, cases=cases, summary=summarise_cases(cases, groups, seed), detect_threshold=threshold,
-                   valid=run.valid.assign(score=theirs), gate=detector.model_name)
+    return replace(run, cases=cases, summary=summarise_cases(cases, case_groups(frame, cases), seed),
+                   detect_threshold=threshold, valid=run.valid.assign(score=theirs), gate=detector.model_name)
+
+
+def case_groups(frame: pd.DataFrame, cases: pd.DataFrame) -> np.ndarray | None:
+    """The near-duplicate group of each scored image (for the bootstrap), None where `frame` has no groups."""
+    return frame.set_index("image_id").loc[cases["image_id"], "group"].to_numpy() if "group" in frame else None
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -206,8 +211,7 @@ def out_of_fold(runs: Sequence[SegRun], frame: pd.DataFrame, seed: int = 0) -> d
     cases = pd.concat([run.cases for run in runs], ignore_index=True)
     if cases["image_id"].duplicated().any():
         raise ValueError("an image is in more than one test fold")
-    groups = frame.set_index("image_id").loc[cases["image_id"], "group"].to_numpy() if "group" in frame else None
-    return summarise_cases(cases, groups, seed) | {"folds": len(runs)}
+    return summarise_cases(cases, case_groups(frame, cases), seed) | {"folds": len(runs)}
 
 
 def ranked_cases(cases: pd.DataFrame, metric: str = "dice", per_rank: int = 3) -> pd.DataFrame:
