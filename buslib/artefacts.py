@@ -25,6 +25,8 @@ ARTEFACTS = {
     "u2netp_weights": Artefact("02_u2netp_grouped.pth", "02", "U2NET-Lite trained on the grouped split (~5 MB)"),
     "u2netp_folds": Artefact(f"{CHECKPOINTS}/02_u2netp_folds.pth", "02",
                              "U2NET-Lite of every cross-validation fold (fold -> weights), the fold ensemble"),
+    "lesion_detectors": Artefact(f"{CHECKPOINTS}/02_lesion_detectors.pth", "02",
+                                 "normal-vs-lesion classifier of every fold with its detection threshold"),
     "u2net_weights": Artefact(f"{CHECKPOINTS}/02_u2net_grouped.pth", "02", "U2NET trained on the grouped split"),
     "cls_results": Artefact("03_results.csv", "03", "binary classification results, one row per run"),
     "cls_oof": Artefact("03_oof.csv", "03", "cross-validated classifiers: pooled out-of-fold metrics"),

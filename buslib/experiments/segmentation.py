@@ -27,7 +27,7 @@ from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
            "choose_detection_threshold", "case_groups", "detection_gate", "gate_comparison", "run_folds",
-           "out_of_fold", "fold_table", "probe_table", "fold_weights", "ranked_cases", "results_table",
+           "out_of_fold", "fold_table", "probe_table", "fold_weights", "detector_folds", "ranked_cases", "results_table",
            "metrics_frame"]
 
 INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
@@ -272,7 +272,24 @@ def fold_table(runs: Sequence[SegRun], pooled: dict[str, float]) -> pd.DataFrame
     return pd.DataFrame(rows).rename(columns={"empty_false_positive_rate": "normal_fp_rate"})
 
 
+def _half(model: nn.Module) -> dict:
+    return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+
+
 def fold_weights(runs: Sequence[SegRun]) -> dict[str, dict]:
     """Each fold model's weights in half precision (fold split -> state dict), for the fold ensemble."""
-    return {run.split: {k: v.half() if v.is_floating_point() else v for k, v in run.model.state_dict().items()}
-            for run in runs}
+    return {run.split: _half(run.model) for run in runs}
+
+
+def detector_folds(detectors: Sequence[ClsRun]) -> dict:
+    """The lesion classifiers of every fold, for `predict`'s "no lesion" decision: the architecture and, per fold
+    split, the weights (half precision), whether it averages with the flip, and its own detection threshold (at
+    most `MAX_NORMAL_FP` of its validation normals above it)."""
+    names = {detector.model_name for detector in detectors}
+    if len(names) != 1 or any(detector.task != "lesion" for detector in detectors):
+        raise ValueError(f"detector_folds wants lesion classifiers of one architecture, got {sorted(names)}")
+    return {"model": names.pop(),
+            "folds": {d.split: {"state": _half(d.model), "tta": bool(d.tta),
+                                "threshold": choose_detection_threshold(d.valid["prob_lesion"].to_numpy(),
+                                                                        d.valid["y"].to_numpy() == 1)}
+                      for d in detectors}}
