@@ -27,8 +27,8 @@ from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
            "choose_detection_threshold", "case_groups", "detection_gate", "gate_comparison", "run_folds",
-           "out_of_fold", "fold_table", "probe_table", "fold_weights", "detector_folds", "ranked_cases", "results_table",
-           "metrics_frame"]
+           "out_of_fold", "fold_table", "probe_table", "fold_weights", "detector_folds", "ranked_cases",
+           "results_table", "metrics_frame"]
 
 INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
 
