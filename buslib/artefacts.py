@@ -25,6 +25,7 @@ ARTEFACTS = {
     "u2netp_weights": Artefact("02_u2netp_grouped.pth", "02", "U2NET-Lite trained on the grouped split (~5 MB)"),
     "u2netp_folds": Artefact(f"{CHECKPOINTS}/02_u2netp_folds.pth", "02",
                              "U2NET-Lite of every cross-validation fold (fold -> weights), the fold ensemble"),
+    "seg_detection": Artefact("02_detection.csv", "02", "out-of-fold lesion detection under each gate"),
     "lesion_detectors": Artefact(f"{CHECKPOINTS}/02_lesion_detectors.pth", "02",
                                  "normal-vs-lesion classifier of every fold with its detection threshold"),
     "u2net_weights": Artefact(f"{CHECKPOINTS}/02_u2net_grouped.pth", "02", "U2NET trained on the grouped split"),

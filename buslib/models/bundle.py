@@ -1,7 +1,8 @@
 """A model bundle: weights plus everything needed to use them on new images, in one file.
 
 A bundle holds the architecture (registry name or U2-Net variant), the input size and normalisation it
-was trained with, the decision threshold frozen on BUSI validation data (classifiers), where it came
+was trained with, the decision threshold frozen on BUSI validation data (classifier: P(malignant);
+detector, a normal-vs-lesion classifier: P(lesion)), where it came
 from (run, commit, profile, data, split), the bundle format version and a sha256 of the weights. A fold
 ensemble carries every fold model's weights, whether test-time flip averaging is used, and the level of
 disagreement between its members above which an image is flagged for review. It is read with
@@ -24,18 +25,20 @@ from .u2net import STAGES, U2Net
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "weights_sha256", "save_bundle", "load_bundle"]
 
 BUNDLE_FORMAT = "buslib-bundle/2"
+CLASSIFIER_KINDS = ("classifier", "detector")  # two-class registry networks: benign/malignant, normal/lesion
 
 
 @dataclass
 class ModelBundle:
-    """A trained model and the facts to use it: kind 'classifier' or 'segmenter'."""
+    """A trained model and the facts to use it: kind 'classifier', 'detector' or 'segmenter'."""
 
     kind: str
     arch: str                      # classifier registry name, or 'u2netp' / 'u2net'
     size: int                      # square input side in pixels
     state_dict: dict[str, torch.Tensor]
     stats: Stats = IMAGENET_STATS
-    threshold: float = float("nan")  # P(malignant) at or above which a classifier calls malignant
+    threshold: float = float("nan")  # classifier: P(malignant) at or above which it calls malignant; detector:
+    #                                  P(lesion) above which it reports a lesion
     provenance: dict[str, str] = field(default_factory=dict)
     fold_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # the other fold models' weights
     member_tta: list[bool] = field(default_factory=list)  # per member: average with the horizontal flip
@@ -47,7 +50,7 @@ class ModelBundle:
 
     def build(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
         """The network with the bundle's (first) weights, or `state_dict`, in eval mode."""
-        if self.kind == "classifier":
+        if self.kind in CLASSIFIER_KINDS:
             model = create_classifier(self.arch, 2, self.size)
         elif self.kind == "segmenter" and self.arch in STAGES:
             model = U2Net(self.arch)
@@ -78,7 +81,7 @@ def weights_sha256(state_dict: dict[str, torch.Tensor], *more: dict[str, torch.T
 
 def save_bundle(bundle: ModelBundle, path: Path) -> Path:
     """Write the bundle as one `.pt` file (a dict of tensors, strings and numbers)."""
-    if bundle.kind == "classifier":
+    if bundle.kind in CLASSIFIER_KINDS:
         get_spec(bundle.arch)  # an unknown name fails here, not when a user loads it
     payload = {"format": BUNDLE_FORMAT, "kind": bundle.kind, "arch": bundle.arch, "size": bundle.size,
                "stats": [list(bundle.stats[0]), list(bundle.stats[1])], "threshold": float(bundle.threshold),

@@ -1,7 +1,8 @@
-"""Bundles from a study report folder: the segmenter and the headline classifier, with their provenance.
+"""Bundles from a study report folder: the segmenter, the headline classifier and, where notebook 02 saved
+them, the lesion detectors (normal vs lesion), with their provenance.
 
-Where the study cross-validated them, both are fold ensembles (`buslib.predict.ensemble`); otherwise
-the single test-fold-0 models that notebooks 04 and 05 rank by BUSI test AUC.
+Where the study cross-validated them, all are fold ensembles (`buslib.predict.ensemble`); otherwise
+the single test-fold-0 models that notebooks 04 and 05 rank by BUSI test AUC (and no detector).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -21,7 +23,8 @@ from ..models.registry import get_spec
 from ..profiles import resolve_profile
 from .ensemble import ensemble_rows, review_level, segmenter_fold_states
 
-__all__ = ["BUNDLES_DIR", "classifier_bundle", "segmenter_bundle", "export_bundles", "bundle_folder", "find_bundles"]
+__all__ = ["BUNDLES_DIR", "classifier_bundle", "segmenter_bundle", "detector_bundle", "export_bundles", "bundle_folder",
+           "find_bundles"]
 
 BUNDLES_DIR = "bundles"
 
@@ -102,12 +105,41 @@ def segmenter_bundle(report_dir: Path) -> ModelBundle:
                                               split="grouped: test fold 0"))
 
 
+def detector_bundle(report_dir: Path) -> ModelBundle | None:
+    """The fold lesion classifiers of notebook 02 as one ensemble (threshold: the median of theirs, each letting at
+    most 5% of its validation normals through), with their pooled out-of-fold detection where 02 recorded it;
+    None where notebook 02 saved no detectors."""
+    path = artefact_path(report_dir, "lesion_detectors")
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    folds = [saved["folds"][split] for split in sorted(saved["folds"], key=len)]
+    facts = {"key": f"{saved['model']}_lesion_folds",
+             "split": f"grouped: ensemble of {len(folds)} fold models, threshold the median of their validation-fold "
+                      "thresholds"}
+    table = artefact_path(report_dir, "seg_detection")
+    if table.is_file():
+        alone = pd.read_csv(table).set_index("gate").loc["detector"]
+        facts["detection_out_of_fold"] = (f"each fold model on its test fold: lesions found "
+                                          f"{alone['lesion_detection_rate']:.3f}, normal images flagged "
+                                          f"{alone['normal_fp_rate']:.3f}")
+    return ModelBundle("detector", saved["model"], _profile(report_dir, "02").cls_size, folds[0]["state"],
+                       get_spec(saved["model"]).stats, float(np.median([fold["threshold"] for fold in folds])),
+                       _provenance(report_dir, "02", **facts), [fold["state"] for fold in folds[1:]],
+                       [bool(fold["tta"]) for fold in folds])
+
+
 def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Path]:
-    """Write `classifier.pt` and `segmenter.pt` from a report folder (default: into its `bundles/`)."""
+    """Write `classifier.pt`, `segmenter.pt` and, where notebook 02 saved lesion detectors, `detector.pt` from a
+    report folder (default: into its `bundles/`)."""
     report_dir = Path(report_dir)
     target = Path(target or report_dir / BUNDLES_DIR)
-    return {"classifier": save_bundle(classifier_bundle(report_dir), target / "classifier.pt"),
-            "segmenter": save_bundle(segmenter_bundle(report_dir), target / "segmenter.pt")}
+    written = {"classifier": save_bundle(classifier_bundle(report_dir), target / "classifier.pt"),
+               "segmenter": save_bundle(segmenter_bundle(report_dir), target / "segmenter.pt")}
+    detector = detector_bundle(report_dir)
+    if detector is not None:
+        written["detector"] = save_bundle(detector, target / "detector.pt")
+    return written
 
 
 def bundle_folder(models: Path) -> Path:
@@ -116,9 +148,9 @@ def bundle_folder(models: Path) -> Path:
     return models if (models / "classifier.pt").is_file() else models / BUNDLES_DIR
 
 
-def find_bundles(models: Path) -> dict[str, ModelBundle]:
-    """The bundles under `models`: a folder holding `classifier.pt` and `segmenter.pt`, or a report folder
-    (its `bundles/`, exported on first use)."""
+def find_bundles(models: Path) -> dict[str, ModelBundle | None]:
+    """The bundles under `models`: a folder holding `classifier.pt`, `segmenter.pt` and optionally `detector.pt`
+    (None where it is absent), or a report folder (its `bundles/`, exported on first use)."""
     models = Path(models)
     folder = models if (models / "classifier.pt").is_file() else models / BUNDLES_DIR
     if not (folder / "classifier.pt").is_file():
@@ -126,4 +158,5 @@ def find_bundles(models: Path) -> dict[str, ModelBundle]:
             raise FileNotFoundError(f"{models}: neither model bundles (classifier.pt, segmenter.pt) nor a study "
                                     "report folder (03_models.csv); pass --models reports/cpu or a bundle folder")
         export_bundles(models, folder)
-    return {kind: load_bundle(folder / f"{kind}.pt") for kind in ("classifier", "segmenter")}
+    bundles = {kind: load_bundle(folder / f"{kind}.pt") for kind in ("classifier", "segmenter")}
+    return bundles | {"detector": load_bundle(folder / "detector.pt") if (folder / "detector.pt").is_file() else None}

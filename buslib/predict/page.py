@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..experiments.segmentation import MAX_NORMAL_FP
 from ..report.drawing import jpeg_data_uri
 
 __all__ = ["write_page"]
@@ -21,6 +22,16 @@ def _inline(path: Path) -> str:
     with Image.open(path) as image:
         source = jpeg_data_uri(np.asarray(image.convert("RGB")), THUMBNAIL)
     return f'<img src="{source}" alt="{html.escape(path.name)}"/>'
+
+
+def _detection(table: pd.DataFrame) -> str:
+    """What the page says about the lesion / no-lesion decision."""
+    first = table.iloc[0]
+    if "lesion_threshold" not in table:
+        return "No lesion detector came with the models: every image is taken to hold a lesion."
+    return (f"A lesion is reported where the mean P(lesion) of {first['detector_members']} {first['detector']} "
+            f"fold models exceeds {first['lesion_threshold']:.3f} (the median of the folds' thresholds, each "
+            f"flagging at most {MAX_NORMAL_FP:.0%} of its BUSI validation normals).")
 
 
 def _uncertainty(table: pd.DataFrame) -> str:
@@ -40,11 +51,22 @@ def _uncertainty(table: pd.DataFrame) -> str:
     return html.escape(" ".join(parts))
 
 
+def _verdict(row, spread: str) -> str:
+    """One image's line: the detector's answer, then the classifier's call where there is a lesion."""
+    detected = (f"P(lesion) {row.prob_lesion:.3f} (threshold {row.lesion_threshold:.3f}) · "
+                if np.isfinite(row.prob_lesion) else "")
+    if not row.lesion:
+        return (f"<p>{detected}<b>{row.call}</b>: no outline, no malignancy call (P(malignant) "
+                f"{row.prob_malignant:.3f} is kept in predictions.csv)</p>")
+    return (f"<p>{detected}P(malignant) <b>{row.prob_malignant:.3f}</b>{spread} → <b>{row.call}</b> (threshold "
+            f"{row.threshold:.3f}) · lesion {100 * row.lesion_fraction:.1f}% of the image</p>")
+
+
 def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Path:
     """Write the page for the `predictions.csv` table `table`, whose picture files lie in `folder`."""
     done = table[table["status"] == "ok"]
     failed = table[table["status"] != "ok"]
-    provenance = [c for c in table.columns if c.startswith(("classifier", "segmenter"))]
+    provenance = [c for c in table.columns if c.startswith(("detector", "lesion_threshold", "classifier", "segmenter"))]
     facts = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(str(table[c].iloc[0]))}</li>" for c in provenance)
     cards = []
     for row in done.itertuples():
@@ -53,8 +75,7 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
         spread = f" ± {row.prob_sd:.3f} (SD over the fold models)" if row.classifier_members > 1 else ""
         variance = _inline(folder / row.variance) if isinstance(row.variance, str) and row.variance else ""
         cards.append(f'<div class="card" id="{html.escape(row.image)}"><h3>{html.escape(Path(row.path).name)}</h3>'
-                     f"<p>P(malignant) <b>{row.prob_malignant:.3f}</b>{spread} → <b>{row.call}</b> (threshold "
-                     f"{row.threshold:.3f}) · lesion {100 * row.lesion_fraction:.1f}% of the image</p>{flags}"
+                     f"{_verdict(row, spread)}{flags}"
                      f"{_inline(folder / row.overlay)}{_inline(folder / row.cam)}{variance}</div>")
     errors = "".join(f"<li>{html.escape(str(row.path))}: {html.escape(str(row.error))}</li>"
                      for row in failed.itertuples())
@@ -62,7 +83,8 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
     smoke = ('<p class="note"><b>Models from the SMOKE profile (a plumbing check, trained for seconds): these '
              "predictions mean nothing.</b></p>") if "smoke" in profiles else ""
     body = (f"<h1>buslib predictions: {len(done)} images</h1><p class=\"note\">{html.escape(note)}</p>{smoke}"
-            f"<p>Red outline: predicted lesion (U2NET-Lite). Next: Grad-CAM of the classifier. "
+            f"<p>{html.escape(_detection(table))} Red outline: predicted lesion (U2NET-Lite). Next: Grad-CAM of the "
+            "classifier. "
             f"{_uncertainty(table)}</p>"
             f"<h2>Models</h2><ul>{facts}</ul>"
             + (f"<h2>Not processed ({len(failed)})</h2><ul class=\"failed\">{errors}</ul>" if len(failed) else "")

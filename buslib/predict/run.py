@@ -1,4 +1,5 @@
-"""`python -m buslib predict`: lesion mask, malignancy probability and call, and Grad-CAM for each image."""
+"""`python -m buslib predict`: whether there is a lesion, its mask, malignancy probability and call, and Grad-CAM
+for each image."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import from_numpy
 from tqdm.auto import tqdm
 
 from ..data.cache import resize_image
@@ -25,23 +26,29 @@ from .fast import chosen_path
 from .inputs import check_output_folder, collect_images, read_scan
 from .page import write_page
 
-__all__ = ["NOT_A_DEVICE", "Predictor", "predict_images"]
+__all__ = ["NOT_A_DEVICE", "NO_LESION", "Predictor", "predict_images"]
 
 NOT_A_DEVICE = ("Research model from an open study, not a medical device: not for diagnosis or any clinical "
                 "decision.")
 
 
+NO_LESION = "no lesion found"
+
+
 @dataclass
 class Predictor:
-    """The two bundles, built once. A fold-ensemble segmenter runs its members in PyTorch and gives a
-    per-pixel variance map; a single one runs on the path the benchmark chose."""
+    """The bundles, built once. A fold-ensemble segmenter runs its members in PyTorch and gives a per-pixel
+    variance map; a single one runs on the path the benchmark chose. Without a detector every image is taken to
+    hold a lesion."""
 
     classifier: ModelBundle
     segmenter: ModelBundle
     folder: Path
+    detector: ModelBundle | None = None
 
     def __post_init__(self) -> None:
         self.cls_members = self.classifier.build_members()
+        self.det_members = self.detector.build_members() if self.detector is not None else []
         self.seg_members = self.segmenter.build_members() if self.segmenter.members > 1 else []
         if self.seg_members:
             self.path = f"eager_bf16, mean of {len(self.seg_members)} fold models"
@@ -55,27 +62,47 @@ class Predictor:
         small = resize_image(grey, self.segmenter.size)[None]
         if not self.seg_members:
             return masks_at_original_size(self.segment(small), [grey.shape])[0], None
-        probs = np.stack([1 / (1 + np.exp(-predict_seg_logits(m, small, stats=self.segmenter.stats, progress=False)))
-                          for m in self.seg_members])[:, 0]
-        mean = np.clip(probs.mean(0), 1e-6, 1 - 1e-6)
-        mask = masks_at_original_size(np.log(mean / (1 - mean))[None], [grey.shape])[0]
-        variance = F.interpolate(from_numpy(probs.var(0))[None, None].float(), size=grey.shape, mode="bilinear",
+        probs = torch.stack([torch.from_numpy(predict_seg_logits(m, small, stats=self.segmenter.stats, progress=False))
+                             for m in self.seg_members]).sigmoid()[:, 0]
+        mask = masks_at_original_size(torch.logit(probs.mean(0), eps=1e-6)[None].numpy(), [grey.shape])[0]
+        variance = F.interpolate(probs.var(0, correction=0)[None, None].float(), size=grey.shape, mode="bilinear",
                                  align_corners=False)[0, 0].numpy()
         return mask, variance
 
+    def _lesion(self, grey: np.ndarray) -> tuple[float, bool]:
+        """The detector ensemble's P(lesion) and whether it reports a lesion (NaN, True without a detector)."""
+        if self.detector is None:
+            return float("nan"), True
+        prob = float(member_probabilities(self.detector, resize_image(grey, self.detector.size)[None],
+                                          self.det_members).mean())
+        return prob, prob > self.detector.threshold
+
     def predict(self, grey: np.ndarray) -> dict:
-        """Mask (original size), P(malignant) with the members' spread, call, review flag, and Grad-CAM of the
-        first member (original size, in [0, 1]) for one image."""
+        """For one image: P(lesion) and whether a lesion is reported; the mask (original size, empty without a lesion);
+        P(malignant) with the members' spread; the call ('no lesion found' where the detector reports none); the
+        review flag; and Grad-CAM of the first classifier member (original size, in [0, 1])."""
+        prob_lesion, lesion = self._lesion(grey)
         mask, variance = self._segment(grey)
+        mask = mask if lesion else np.zeros_like(mask)  # the system's answer: no outline without a lesion
         cls_input = resize_image(grey, self.classifier.size)[None]
         probs = member_probabilities(self.classifier, cls_input, self.cls_members)[:, 0]
         prob, spread = float(probs.mean()), float(probs.std())
         cam = compute_cams(self.classifier.arch, self.cls_members[0], cls_input, "gradcam")[0][0]
-        cam = F.interpolate(from_numpy(cam)[None, None].float(), size=grey.shape, mode="bilinear",
+        cam = F.interpolate(torch.from_numpy(cam)[None, None].float(), size=grey.shape, mode="bilinear",
                             align_corners=False)[0, 0].clamp(0, 1).numpy()
-        return {"mask": mask, "variance": variance, "prob_malignant": prob, "prob_sd": spread, "cam": cam,
-                "call": "malignant" if prob >= self.classifier.threshold else "benign",
-                "review": "uncertain, review" if spread > self.classifier.review_level else ""}
+        call = ("malignant" if prob >= self.classifier.threshold else "benign") if lesion else NO_LESION
+        return {"prob_lesion": prob_lesion, "lesion": lesion, "mask": mask, "variance": variance,
+                "prob_malignant": prob, "prob_sd": spread, "cam": cam, "call": call,
+                "review": "uncertain, review" if lesion and spread > self.classifier.review_level else ""}
+
+
+def _detector_facts(detector: ModelBundle | None) -> dict:
+    """The detector's columns of `predictions.csv`: what it is, its threshold and where it came from."""
+    if detector is None:
+        return {"detector": "none: every image is taken to hold a lesion (the models' report saved no lesion "
+                            "detectors)"}
+    return {"detector": detector.arch, "detector_members": detector.members, "lesion_threshold": detector.threshold,
+            **{f"detector_{k}": v for k, v in detector.provenance.items()}}
 
 
 def _row(path: Path, name: str) -> dict:
@@ -88,7 +115,7 @@ def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool 
     images = collect_images(inputs)
     check_output_folder(Path(out), images, overwrite)
     bundles = find_bundles(models)
-    predictor = Predictor(bundles["classifier"], bundles["segmenter"], bundle_folder(models))
+    predictor = Predictor(bundles["classifier"], bundles["segmenter"], bundle_folder(models), bundles["detector"])
     out = Path(out)
     if out.exists() and overwrite:
         shutil.rmtree(out)
@@ -111,6 +138,7 @@ def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool 
             Image.fromarray(cam_overlay(grey, np.clip(result["variance"] / 0.25, 0, 1))).save(
                 out / f"{name}_variance.jpg", quality=85)
         rows.append(row | {"flags": "; ".join(flags), "width": grey.shape[1], "height": grey.shape[0],
+                           "prob_lesion": result["prob_lesion"], "lesion": result["lesion"],
                            "prob_malignant": result["prob_malignant"], "prob_sd": result["prob_sd"],
                            "review": result["review"], "call": result["call"],
                            "threshold": predictor.classifier.threshold,
@@ -120,6 +148,7 @@ def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool 
     table = pd.DataFrame(rows)
     provenance = {f"classifier_{k}": v for k, v in predictor.classifier.provenance.items()}
     provenance |= {f"segmenter_{k}": v for k, v in predictor.segmenter.provenance.items()}
+    provenance |= _detector_facts(predictor.detector)
     table = table.assign(classifier=predictor.classifier.arch, classifier_members=predictor.classifier.members,
                          classifier_review_level=predictor.classifier.review_level,
                          segmenter=predictor.segmenter.arch, segmenter_members=predictor.segmenter.members,

@@ -9,7 +9,7 @@ import torch
 from buslib.artefacts import CHECKPOINTS
 from buslib.models.registry import create_classifier
 from buslib.models.u2net import U2Net
-from buslib.predict.export import classifier_bundle, segmenter_bundle
+from buslib.predict.export import classifier_bundle, detector_bundle, segmenter_bundle
 
 
 def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ensembles(tmp_path):
@@ -38,3 +38,22 @@ def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ense
     assert math.isnan(classifier.review_level) and "no review flag" in classifier.provenance["review"]
     segmenter = segmenter_bundle(tmp_path)
     assert segmenter.members == 3 and segmenter.provenance["key"] == "u2netp_pretrained_oof"
+
+
+def test_the_fold_lesion_classifiers_become_a_detector_with_the_median_threshold(tmp_path):
+    assert detector_bundle(tmp_path) is None  # notebook 02 saved none: predict runs without a detector
+    (tmp_path / CHECKPOINTS).mkdir()
+    states = {split: create_classifier("mobilenetv2", 2, 64).half().state_dict() for split in ("grouped", "grouped_f1")}
+    folds = {"grouped_f1": {"state": states["grouped_f1"], "tta": False, "threshold": 0.8},
+             "grouped": {"state": states["grouped"], "tta": True, "threshold": 0.6}}
+    torch.save({"model": "mobilenetv2", "folds": folds}, tmp_path / CHECKPOINTS / "02_lesion_detectors.pth")
+    pd.DataFrame({"gate": ["segmenter", "detector"], "lesion_detection_rate": [0.6, 0.7],
+                  "normal_fp_rate": [0.07, 0.098]}).to_csv(tmp_path / "02_detection.csv", index=False)
+    (tmp_path / "02.run.json").write_text(json.dumps({"profile": "smoke", "run_id": "r1"}))
+
+    detector = detector_bundle(tmp_path)
+    assert detector.kind == "detector" and detector.members == 2 and detector.threshold == 0.7
+    assert detector.member_tta == [True, False] and detector.size == 64  # test fold 0 first
+    assert "normal images flagged 0.098" in detector.provenance["detection_out_of_fold"]
+    assert detector.provenance["run"] == "r1" and detector.provenance["key"] == "mobilenetv2_lesion_folds"
+    assert detector.build_members()[1](torch.zeros(1, 3, 64, 64)).shape == (1, 2)

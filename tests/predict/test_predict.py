@@ -23,6 +23,7 @@ def test_predict_writes_masks_overlays_cams_csv_and_page_and_names_a_corrupt_fil
     assert Image.open(out / first["mask"]).size == (first["width"], first["height"])
     assert ((ok["prob_malignant"] >= 0) & (ok["prob_malignant"] <= 1)).all()
     assert set(ok["call"]) <= {"benign", "malignant"} and (table["classifier_run"] == "test").all()
+    assert ok["lesion"].all() and ok["prob_lesion"].isna().all() and table["detector"].str.startswith("none").all()
     assert "not a medical device" in table["note"].iloc[0]
     page = (out / "index.html").read_text()
     assert page.count('class="card"') == 13 and "999999.png" in page and "<script" not in page
@@ -75,3 +76,41 @@ def test_a_fold_ensemble_gives_each_image_its_spread_a_review_flag_and_a_varianc
     assert Image.open(out / row["variance"]).size == (row["width"], row["height"])
     page = (out / "index.html").read_text()
     assert "mean of 3 fold models" in page and "uncertain, review" in page
+
+
+def test_a_detector_that_sees_no_lesion_withholds_the_outline_and_the_malignancy_call(untrained_bundles, phantom_copy,
+                                                                                      tmp_path):
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from buslib.models.bundle import ModelBundle, save_bundle
+    from buslib.models.registry import create_classifier, get_spec
+
+    from buslib.models.u2net import U2Net
+
+    folder = tmp_path / "bundles"
+    shutil.copytree(untrained_bundles, folder)
+    segmenter = U2Net("u2netp").state_dict()
+    segmenter["fuse.bias"] += 50.0  # outlines the whole image
+    save_bundle(ModelBundle("segmenter", "u2netp", 64, segmenter), folder / "segmenter.pt")
+    images = phantom_copy / "DatasetB" / "original"
+    verdicts = {}
+    for bias in (-8.0, 8.0):  # P(lesion) near 0, then near 1
+        torch.manual_seed(0)
+        state = create_classifier("rcdnet", 2, 64).state_dict()
+        state["head.3.bias"] += torch.tensor([-bias, bias])
+        save_bundle(ModelBundle("detector", "rcdnet", 64, state, get_spec("rcdnet").stats, 0.5, {"run": "det"}),
+                    folder / "detector.pt")
+        out = tmp_path / f"out{bias}"
+        assert main(["predict", str(images / "000001.png"), "--models", str(folder), "--out", str(out)]) == 0
+        verdicts[bias] = row = pd.read_csv(out / "predictions.csv").iloc[0]
+        assert row["detector"] == "rcdnet" and row["detector_run"] == "det" and row["lesion_threshold"] == 0.5
+        assert "exceeds 0.500" in (out / "index.html").read_text()
+    absent, present = verdicts[-8.0], verdicts[8.0]
+    assert absent["prob_lesion"] < 0.01 and not absent["lesion"] and absent["call"] == "no lesion found"
+    assert absent["lesion_fraction"] == 0 and not np.asarray(Image.open(tmp_path / "out-8.0" / absent["mask"])).any()
+    assert present["prob_lesion"] > 0.99 and present["lesion"] and present["call"] in {"benign", "malignant"}
+    assert present["lesion_fraction"] == 1
+    assert absent["prob_malignant"] == present["prob_malignant"]  # the classifier still ran, its call is withheld
