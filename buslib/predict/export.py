@@ -139,6 +139,8 @@ def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Pa
     detector = detector_bundle(report_dir)
     if detector is not None:
         written["detector"] = save_bundle(detector, target / "detector.pt")
+    else:
+        (target / "detector.pt").unlink(missing_ok=True)  # an earlier export's detector belongs to other models
     return written
 
 
@@ -148,15 +150,25 @@ def bundle_folder(models: Path) -> Path:
     return models if (models / "classifier.pt").is_file() else models / BUNDLES_DIR
 
 
+def _stale(report_dir: Path, folder: Path) -> bool:
+    """Whether notebook 02 or 03 ran again after the report's bundles were exported (its models are newer)."""
+    exported = (folder / "classifier.pt").stat().st_mtime
+    return any(record.is_file() and record.stat().st_mtime > exported
+               for record in (report_dir / "02.run.json", report_dir / "03.run.json"))
+
+
 def find_bundles(models: Path) -> dict[str, ModelBundle | None]:
     """The bundles under `models`: a folder holding `classifier.pt`, `segmenter.pt` and optionally `detector.pt`
-    (None where it is absent), or a report folder (its `bundles/`, exported on first use)."""
+    (None where it is absent), or a report folder (its `bundles/`, exported on first use and again whenever
+    notebook 02 or 03 has run since)."""
     models = Path(models)
     folder = models if (models / "classifier.pt").is_file() else models / BUNDLES_DIR
-    if not (folder / "classifier.pt").is_file():
-        if not (models / "03_models.csv").is_file():
+    report = (models / "03_models.csv").is_file()
+    if not (folder / "classifier.pt").is_file() or (report and _stale(models, folder)):
+        if not report:
             raise FileNotFoundError(f"{models}: neither model bundles (classifier.pt, segmenter.pt) nor a study "
                                     "report folder (03_models.csv); pass --models reports/cpu or a bundle folder")
+        print(f"[buslib] exporting the models of {models} into {folder}", flush=True)
         export_bundles(models, folder)
     bundles = {kind: load_bundle(folder / f"{kind}.pt") for kind in ("classifier", "segmenter")}
     return bundles | {"detector": load_bundle(folder / "detector.pt") if (folder / "detector.pt").is_file() else None}

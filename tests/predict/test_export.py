@@ -9,10 +9,11 @@ import torch
 from buslib.artefacts import CHECKPOINTS
 from buslib.models.registry import create_classifier
 from buslib.models.u2net import U2Net
-from buslib.predict.export import classifier_bundle, detector_bundle, segmenter_bundle
+from buslib.predict.export import classifier_bundle, detector_bundle, find_bundles, segmenter_bundle
 
 
-def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ensembles(tmp_path):
+def _report(tmp_path):
+    """A report folder as notebooks 02 and 03 leave it: three rcdnet folds and a paper-split run, three U2NET-Lites."""
     checkpoints = tmp_path / CHECKPOINTS
     checkpoints.mkdir()
     rows = []
@@ -32,6 +33,9 @@ def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ense
     torch.save({split: U2Net("u2netp").state_dict() for split in ("grouped_f1", "grouped", "grouped_f2")},
                checkpoints / "02_u2netp_folds.pth")
 
+
+def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ensembles(tmp_path):
+    _report(tmp_path)
     classifier = classifier_bundle(tmp_path)
     assert classifier.members == 3 and classifier.threshold == 0.4 and classifier.member_tta == [True, False, True]
     assert classifier.size == 64 and classifier.provenance["key"] == "rcdnet_binary_oof_pretrained"
@@ -57,3 +61,19 @@ def test_the_fold_lesion_classifiers_become_a_detector_with_the_median_threshold
     assert "normal images flagged 0.098" in detector.provenance["detection_out_of_fold"]
     assert detector.provenance["run"] == "r1" and detector.provenance["key"] == "mobilenetv2_lesion_folds"
     assert detector.build_members()[1](torch.zeros(1, 3, 64, 64)).shape == (1, 2)
+
+
+def test_a_reports_bundles_are_exported_again_after_its_notebooks_run_again(tmp_path, capsys):
+    import os
+
+    _report(tmp_path)
+    assert find_bundles(tmp_path)["detector"] is None and "exporting" in capsys.readouterr().out
+    bundle = tmp_path / "bundles" / "classifier.pt"
+    os.utime(bundle, (1_000_000, 1_000_000))
+    for number in ("02", "03"):
+        os.utime(tmp_path / f"{number}.run.json", (999_000, 999_000))
+    find_bundles(tmp_path)
+    assert "exporting" not in capsys.readouterr().out and bundle.stat().st_mtime == 1_000_000  # still current
+    os.utime(tmp_path / "02.run.json", (1_001_000, 1_001_000))  # notebook 02 ran since
+    find_bundles(tmp_path)
+    assert "exporting" in capsys.readouterr().out and bundle.stat().st_mtime > 1_001_000

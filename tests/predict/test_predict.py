@@ -87,7 +87,6 @@ def test_a_detector_that_sees_no_lesion_withholds_the_outline_and_the_malignancy
 
     from buslib.models.bundle import ModelBundle, save_bundle
     from buslib.models.registry import create_classifier, get_spec
-
     from buslib.models.u2net import U2Net
 
     folder = tmp_path / "bundles"
