@@ -30,7 +30,7 @@ from .lesion_crops import CROP_SPLIT
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
            "run_keys", "internal_auc", "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis",
-           "load_segmenter", "load_segmenter_ensemble", "evaluate_segmenters"]
+           "load_segmenter", "load_segmenter_ensemble", "evaluate_segmenters", "external_detection"]
 
 
 @dataclass(frozen=True)
@@ -266,3 +266,31 @@ def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndar
         groups = frame["group"].to_numpy() if "group" in frame else None
         rows.append({"model": name, "status": "run", **summarise_cases(cases[name], groups, seed)})
     return pd.DataFrame(rows), cases, predicted
+
+
+def external_detection(report_dir: Path, images: np.ndarray, malignant: np.ndarray) -> pd.DataFrame | None:
+    """Notebook 02's fold lesion classifiers on external lesion images (resized `images`, every one holding a lesion):
+    each fold model at its own BUSI-validation threshold, and their mean at the median threshold (the detector
+    `predict` runs). Per row: the share of images reported to hold a lesion, overall and among malignant and benign
+    ones, and the mean P(lesion). None where notebook 02 saved no detectors."""
+    path = artefact_path(report_dir, "lesion_detectors")
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    malignant = np.asarray(malignant, bool)
+    probs, thresholds = {}, {}
+    for split in sorted(saved["folds"], key=len):
+        fold = saved["folds"][split]
+        model = create_classifier(saved["model"], 2, images.shape[-1])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in fold["state"].items()})
+        probs[split] = predict_proba(model.eval(), images, get_spec(saved["model"]).stats, tta=fold["tta"])[:, 1]
+        thresholds[split] = float(fold["threshold"])
+    probs["ensemble of the folds"] = np.mean(list(probs.values()), axis=0)
+    thresholds["ensemble of the folds"] = float(np.median(list(thresholds.values())))
+    rows = []
+    for which, prob in probs.items():
+        reported = prob > thresholds[which]
+        rows.append({"model": saved["model"], "which": which, "threshold": thresholds[which], "images": len(prob),
+                     "lesion_detection_rate": reported.mean(), "detection_rate_malignant": reported[malignant].mean(),
+                     "detection_rate_benign": reported[~malignant].mean(), "mean_prob_lesion": prob.mean()})
+    return pd.DataFrame(rows)

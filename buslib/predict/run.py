@@ -1,5 +1,8 @@
-"""`python -m buslib predict`: whether there is a lesion, its mask, malignancy probability and call, and Grad-CAM
-for each image."""
+"""`python -m buslib predict`: lesion mask, malignancy probability and call, Grad-CAM, and the lesion detector's
+verdict for each image.
+
+The detector is advisory: it flags an image where it sees no lesion but withholds nothing, because on Dataset B
+(every image a lesion) its BUSI threshold reported a lesion in only 23% of images (README, "Use the models")."""
 
 from __future__ import annotations
 
@@ -32,14 +35,14 @@ NOT_A_DEVICE = ("Research model from an open study, not a medical device: not fo
                 "decision.")
 
 
-NO_LESION = "no lesion found"
+NO_LESION = "detector: no lesion (outline and call still given)"
 
 
 @dataclass
 class Predictor:
     """The bundles, built once. A fold-ensemble segmenter runs its members in PyTorch and gives a per-pixel
-    variance map; a single one runs on the path the benchmark chose. Without a detector every image is taken to
-    hold a lesion."""
+    variance map; a single one runs on the path the benchmark chose. The detector, where there is one, only
+    flags."""
 
     classifier: ModelBundle
     segmenter: ModelBundle
@@ -78,29 +81,28 @@ class Predictor:
         return prob, prob > self.detector.threshold
 
     def predict(self, grey: np.ndarray) -> dict:
-        """For one image: P(lesion) and whether a lesion is reported; the mask (original size, empty without a lesion);
-        P(malignant) with the members' spread; the call ('no lesion found' where the detector reports none); the
-        review flag; and Grad-CAM of the first classifier member (original size, in [0, 1])."""
+        """For one image: P(lesion) and the detector's verdict; the mask (original size); P(malignant) with the
+        members' spread; the call; the flags (members' disagreement, the detector seeing no lesion); and Grad-CAM
+        of the first classifier member (original size, in [0, 1])."""
         prob_lesion, lesion = self._lesion(grey)
         mask, variance = self._segment(grey)
-        mask = mask if lesion else np.zeros_like(mask)  # the system's answer: no outline without a lesion
         cls_input = resize_image(grey, self.classifier.size)[None]
         probs = member_probabilities(self.classifier, cls_input, self.cls_members)[:, 0]
         prob, spread = float(probs.mean()), float(probs.std())
         cam = compute_cams(self.classifier.arch, self.cls_members[0], cls_input, "gradcam")[0][0]
         cam = F.interpolate(torch.from_numpy(cam)[None, None].float(), size=grey.shape, mode="bilinear",
                             align_corners=False)[0, 0].clamp(0, 1).numpy()
-        call = ("malignant" if prob >= self.classifier.threshold else "benign") if lesion else NO_LESION
+        flags = ["uncertain, review"] if spread > self.classifier.review_level else []
         return {"prob_lesion": prob_lesion, "lesion": lesion, "mask": mask, "variance": variance,
-                "prob_malignant": prob, "prob_sd": spread, "cam": cam, "call": call,
-                "review": "uncertain, review" if lesion and spread > self.classifier.review_level else ""}
+                "prob_malignant": prob, "prob_sd": spread, "cam": cam,
+                "call": "malignant" if prob >= self.classifier.threshold else "benign",
+                "review": "; ".join(flags + ([] if lesion else [NO_LESION]))}
 
 
 def _detector_facts(detector: ModelBundle | None) -> dict:
     """The detector's columns of `predictions.csv`: what it is, its threshold and where it came from."""
     if detector is None:
-        return {"detector": "none: every image is taken to hold a lesion (the models' report saved no lesion "
-                            "detectors)"}
+        return {"detector": "none (the models' report saved no lesion detectors)"}
     return {"detector": detector.arch, "detector_members": detector.members, "lesion_threshold": detector.threshold,
             **{f"detector_{k}": v for k, v in detector.provenance.items()}}
 

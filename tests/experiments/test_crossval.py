@@ -119,3 +119,28 @@ def test_the_combined_ensemble_pools_every_fold_model_of_every_cross_validated_a
     assert both.key == "a_and_b_binary_ensemble_imagenet" and len(both.members) == 4
     np.testing.assert_allclose(both.predict(np.zeros((2, 4, 4))), [0.35, 0.65])
     assert combined_ensemble([first]) == []
+
+
+def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_their_mean(tmp_path):
+    from buslib.artefacts import artefact_path
+    from buslib.experiments.external import external_detection
+    from buslib.models.registry import create_classifier
+
+    assert external_detection(tmp_path, np.zeros((2, 64, 64), np.uint8), np.array([0, 1])) is None
+    folds = {}
+    for split, bias in (("grouped_f1", -8.0), ("grouped", 8.0)):  # one says "no lesion", one "lesion", everywhere
+        torch.manual_seed(0)
+        state = create_classifier("rcdnet", 2, 64).state_dict()
+        state["head.3.bias"] += torch.tensor([-bias, bias])
+        folds[split] = {"state": {k: v.half() for k, v in state.items()}, "tta": split == "grouped", "threshold": 0.5}
+    path = artefact_path(tmp_path, "lesion_detectors")
+    path.parent.mkdir()
+    torch.save({"model": "rcdnet", "folds": folds}, path)
+    images = np.random.default_rng(0).integers(0, 255, (4, 64, 64), dtype=np.uint8)
+    table = external_detection(tmp_path, images, np.array([1, 0, 0, 1])).set_index("which")
+    assert table.index.tolist() == ["grouped", "grouped_f1", "ensemble of the folds"]  # test fold 0 first
+    assert table.loc["grouped", "lesion_detection_rate"] == 1 and table.loc["grouped_f1", "lesion_detection_rate"] == 0
+    assert table.loc["grouped", "detection_rate_malignant"] == 1
+    assert table.loc["grouped_f1", "detection_rate_benign"] == 0
+    assert table.loc["ensemble of the folds", "mean_prob_lesion"] == pytest.approx(0.5, abs=0.01)
+    assert (table["images"] == 4).all() and (table["threshold"] == 0.5).all()

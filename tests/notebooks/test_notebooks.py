@@ -167,6 +167,10 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     assert crop_vs_whole["input"].tolist() == ["whole image", "predicted-lesion crop"]
     diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
     assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])
+    detection = pd.read_csv(out / "04_detection.csv")  # notebook 02's lesion classifiers on Dataset B's lesions
+    assert len(detection) == 4 and detection["which"].iloc[-1] == "ensemble of the folds"  # 3 smoke folds, their mean
+    in_unit_interval(values, [f"ext_detector_ensemble_{m}"
+                              for m in ("lesion_detection_rate", "detection_rate_malignant", "detection_rate_benign")])
 
 
 def test_notebook_05_scores_cams_against_the_masks(smoke_run):

@@ -24,6 +24,7 @@ def test_predict_writes_masks_overlays_cams_csv_and_page_and_names_a_corrupt_fil
     assert ((ok["prob_malignant"] >= 0) & (ok["prob_malignant"] <= 1)).all()
     assert set(ok["call"]) <= {"benign", "malignant"} and (table["classifier_run"] == "test").all()
     assert ok["lesion"].all() and ok["prob_lesion"].isna().all() and table["detector"].str.startswith("none").all()
+    assert "No lesion detector came with the models." in (out / "index.html").read_text()
     assert "not a medical device" in table["note"].iloc[0]
     page = (out / "index.html").read_text()
     assert page.count('class="card"') == 13 and "999999.png" in page and "<script" not in page
@@ -78,11 +79,10 @@ def test_a_fold_ensemble_gives_each_image_its_spread_a_review_flag_and_a_varianc
     assert "mean of 3 fold models" in page and "uncertain, review" in page
 
 
-def test_a_detector_that_sees_no_lesion_withholds_the_outline_and_the_malignancy_call(untrained_bundles, phantom_copy,
-                                                                                      tmp_path):
+def test_a_detector_that_sees_no_lesion_flags_the_image_and_withholds_nothing(untrained_bundles, phantom_copy,
+                                                                             tmp_path):
     import shutil
 
-    import numpy as np
     import torch
 
     from buslib.models.bundle import ModelBundle, save_bundle
@@ -106,10 +106,10 @@ def test_a_detector_that_sees_no_lesion_withholds_the_outline_and_the_malignancy
         assert main(["predict", str(images / "000001.png"), "--models", str(folder), "--out", str(out)]) == 0
         verdicts[bias] = row = pd.read_csv(out / "predictions.csv").iloc[0]
         assert row["detector"] == "rcdnet" and row["detector_run"] == "det" and row["lesion_threshold"] == 0.5
-        assert "exceeds 0.500" in (out / "index.html").read_text()
+        assert "at most 0.500" in (out / "index.html").read_text()
+        assert row["lesion_fraction"] == 1 and row["call"] in {"benign", "malignant"}  # nothing withheld
     absent, present = verdicts[-8.0], verdicts[8.0]
-    assert absent["prob_lesion"] < 0.01 and not absent["lesion"] and absent["call"] == "no lesion found"
-    assert absent["lesion_fraction"] == 0 and not np.asarray(Image.open(tmp_path / "out-8.0" / absent["mask"])).any()
-    assert present["prob_lesion"] > 0.99 and present["lesion"] and present["call"] in {"benign", "malignant"}
-    assert present["lesion_fraction"] == 1
-    assert absent["prob_malignant"] == present["prob_malignant"]  # the classifier still ran, its call is withheld
+    assert absent["prob_lesion"] < 0.01 and not absent["lesion"] and "detector: no lesion" in absent["review"]
+    assert "detector: no lesion" in (tmp_path / "out-8.0" / "index.html").read_text()
+    assert present["prob_lesion"] > 0.99 and present["lesion"] and not isinstance(present["review"], str)  # empty
+    assert absent["prob_malignant"] == present["prob_malignant"] and absent["call"] == present["call"]
