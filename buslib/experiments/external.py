@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..artefacts import artefact_path, require_artefact
+from ..data.cache import load_arrays
 from ..eval.classification import binary_metrics, bootstrap_binary_metrics
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
@@ -26,6 +27,7 @@ from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
 from .crossval import JOIN
 from .lesion_crops import CROP_SPLIT
+from .segmentation import load_detector_folds
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
@@ -268,20 +270,19 @@ def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndar
     return pd.DataFrame(rows), cases, predicted
 
 
-def external_detection(report_dir: Path, images: np.ndarray, malignant: np.ndarray) -> pd.DataFrame | None:
-    """Notebook 02's fold lesion classifiers on external lesion images (resized `images`, every one holding a lesion):
-    each fold model at its own BUSI-validation threshold, and their mean at the median threshold (the detector
-    `predict` runs). Per row: the share of images reported to hold a lesion, overall and among malignant and benign
-    ones, and the mean P(lesion). None where notebook 02 saved no detectors."""
-    path = artefact_path(report_dir, "lesion_detectors")
-    if not path.is_file():
+def external_detection(report_dir: Path, frame: pd.DataFrame, malignant: np.ndarray) -> pd.DataFrame | None:
+    """Notebook 02's fold lesion classifiers on external lesion images (`frame`'s, every one holding a lesion, read
+    at the size the detectors were trained at): each fold model at its own BUSI-validation threshold, and their mean
+    at the median threshold (the detector `predict` runs). Per row: the share of images reported to hold a lesion,
+    overall and among malignant and benign ones, and the mean P(lesion). None where notebook 02 saved no detectors."""
+    saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
+    if saved is None:
         return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    images = load_arrays(frame, saved["size"]).images
     malignant = np.asarray(malignant, bool)
     probs, thresholds = {}, {}
-    for split in sorted(saved["folds"], key=len):
-        fold = saved["folds"][split]
-        model = create_classifier(saved["model"], 2, images.shape[-1])
+    for split, fold in saved["folds"].items():
+        model = create_classifier(saved["model"], 2, saved["size"])
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in fold["state"].items()})
         probs[split] = predict_proba(model.eval(), images, get_spec(saved["model"]).stats, tta=fold["tta"])[:, 1]
         thresholds[split] = float(fold["threshold"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from ..data.loaders import build_dataloaders
@@ -27,7 +28,8 @@ from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
            "choose_detection_threshold", "case_groups", "detection_gate", "gate_comparison", "run_folds",
-           "out_of_fold", "fold_table", "probe_table", "fold_weights", "detector_folds", "ranked_cases",
+           "out_of_fold", "fold_table", "probe_table", "fold_weights", "detector_folds", "load_detector_folds",
+           "ranked_cases",
            "results_table", "metrics_frame"]
 
 INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
@@ -281,15 +283,26 @@ def fold_weights(runs: Sequence[SegRun]) -> dict[str, dict]:
     return {run.split: _half(run.model) for run in runs}
 
 
-def detector_folds(detectors: Sequence[ClsRun]) -> dict:
-    """The lesion classifiers of every fold, for `predict`'s "no lesion" decision: the architecture and, per fold
-    split, the weights (half precision), whether it averages with the flip, and its own detection threshold (at
-    most `MAX_NORMAL_FP` of its validation normals above it)."""
+def detector_folds(detectors: Sequence[ClsRun], size: int) -> dict:
+    """The lesion classifiers of every fold, for notebook 04 and `predict`: the architecture, the square input `size`
+    they were trained at and, per fold split, the weights (half precision), whether it averages with the flip, and
+    its own detection threshold (at most `MAX_NORMAL_FP` of its validation normals above it)."""
     names = {detector.model_name for detector in detectors}
     if len(names) != 1 or any(detector.task != "lesion" for detector in detectors):
         raise ValueError(f"detector_folds wants lesion classifiers of one architecture, got {sorted(names)}")
-    return {"model": names.pop(),
+    return {"model": names.pop(), "size": int(size),
             "folds": {d.split: {"state": _half(d.model), "tta": bool(d.tta),
                                 "threshold": choose_detection_threshold(d.valid["prob_lesion"].to_numpy(),
                                                                         d.valid["y"].to_numpy() == 1)}
                       for d in detectors}}
+
+
+def load_detector_folds(path: Path) -> dict | None:
+    """What `detector_folds` saved, its folds in order (test fold 0 first); None where there is no such file."""
+    if not Path(path).is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if "size" not in saved:
+        raise ValueError(f"{path}: saved without the detectors' input size (by a buslib before this one); run "
+                         "notebook 02 again (python -m buslib study --only 02)")
+    return saved | {"folds": {split: saved["folds"][split] for split in sorted(saved["folds"], key=len)}}

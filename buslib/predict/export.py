@@ -18,6 +18,7 @@ from ..artefacts import artefact_path, require_artefact
 from ..data.locate import BUSI_DIRNAME
 from ..data.manifest import manifest_path_for, sha256_file
 from ..experiments.external import internal_auc
+from ..experiments.segmentation import load_detector_folds
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile
@@ -109,11 +110,10 @@ def detector_bundle(report_dir: Path) -> ModelBundle | None:
     """The fold lesion classifiers of notebook 02 as one ensemble (threshold: the median of theirs, each letting at
     most 5% of its validation normals through), with their pooled out-of-fold detection where 02 recorded it;
     None where notebook 02 saved no detectors."""
-    path = artefact_path(report_dir, "lesion_detectors")
-    if not path.is_file():
+    saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
+    if saved is None:
         return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    folds = [saved["folds"][split] for split in sorted(saved["folds"], key=len)]
+    folds = list(saved["folds"].values())
     facts = {"key": f"{saved['model']}_lesion_folds",
              "split": f"grouped: ensemble of {len(folds)} fold models, threshold the median of their validation-fold "
                       "thresholds"}
@@ -123,7 +123,7 @@ def detector_bundle(report_dir: Path) -> ModelBundle | None:
         facts["detection_out_of_fold"] = (f"each fold model on its test fold: lesions found "
                                           f"{alone['lesion_detection_rate']:.3f}, normal images flagged "
                                           f"{alone['normal_fp_rate']:.3f}")
-    return ModelBundle("detector", saved["model"], _profile(report_dir, "02").cls_size, folds[0]["state"],
+    return ModelBundle("detector", saved["model"], saved["size"], folds[0]["state"],
                        get_spec(saved["model"]).stats, float(np.median([fold["threshold"] for fold in folds])),
                        _provenance(report_dir, "02", **facts), [fold["state"] for fold in folds[1:]],
                        [bool(fold["tta"]) for fold in folds])

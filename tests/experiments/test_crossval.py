@@ -121,12 +121,16 @@ def test_the_combined_ensemble_pools_every_fold_model_of_every_cross_validated_a
     assert combined_ensemble([first]) == []
 
 
-def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_their_mean(tmp_path):
+def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_their_mean(phantom_root, tmp_path):
     from buslib.artefacts import artefact_path
+    from buslib.data.readers import read_dataset_b
     from buslib.experiments.external import external_detection
     from buslib.models.registry import create_classifier
 
-    assert external_detection(tmp_path, np.zeros((2, 64, 64), np.uint8), np.array([0, 1])) is None
+    frame = read_dataset_b(phantom_root / "DatasetB")
+    malignant = (frame["label"] == "malignant").to_numpy()
+    assert 0 < malignant.sum() < len(frame)
+    assert external_detection(tmp_path, frame, malignant) is None
     folds = {}
     for split, bias in (("grouped_f1", -8.0), ("grouped", 8.0)):  # one says "no lesion", one "lesion", everywhere
         torch.manual_seed(0)
@@ -135,12 +139,11 @@ def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_thei
         folds[split] = {"state": {k: v.half() for k, v in state.items()}, "tta": split == "grouped", "threshold": 0.5}
     path = artefact_path(tmp_path, "lesion_detectors")
     path.parent.mkdir()
-    torch.save({"model": "rcdnet", "folds": folds}, path)
-    images = np.random.default_rng(0).integers(0, 255, (4, 64, 64), dtype=np.uint8)
-    table = external_detection(tmp_path, images, np.array([1, 0, 0, 1])).set_index("which")
+    torch.save({"model": "rcdnet", "size": 64, "folds": folds}, path)
+    table = external_detection(tmp_path, frame, malignant).set_index("which")
     assert table.index.tolist() == ["grouped", "grouped_f1", "ensemble of the folds"]  # test fold 0 first
     assert table.loc["grouped", "lesion_detection_rate"] == 1 and table.loc["grouped_f1", "lesion_detection_rate"] == 0
     assert table.loc["grouped", "detection_rate_malignant"] == 1
     assert table.loc["grouped_f1", "detection_rate_benign"] == 0
     assert table.loc["ensemble of the folds", "mean_prob_lesion"] == pytest.approx(0.5, abs=0.01)
-    assert (table["images"] == 4).all() and (table["threshold"] == 0.5).all()
+    assert (table["images"] == len(frame)).all() and (table["threshold"] == 0.5).all()

@@ -226,18 +226,26 @@ def test_gate_comparison_scores_each_gate_out_of_fold():
     assert table["folds_with_detector"].tolist() == [0, 1, 1]
 
 
-def test_detector_folds_keep_each_fold_weights_flip_and_own_validation_threshold():
+def test_detector_folds_keep_each_fold_weights_flip_size_and_own_validation_threshold(tmp_path):
     from types import SimpleNamespace
 
-    from buslib.experiments.segmentation import detector_folds
+    from buslib.experiments.segmentation import detector_folds, load_detector_folds
     model = torch.nn.Linear(2, 2)
     valid = pd.DataFrame({"y": [1, 1, 0, 0], "prob_lesion": [0.9, 0.8, 0.1, 0.3]})
     detectors = [SimpleNamespace(task="lesion", model_name="det", split=split, model=model, tta=tta, valid=valid)
-                 for split, tta in (("grouped", True), ("grouped_f1", False))]
-    saved = detector_folds(detectors)
-    assert saved["model"] == "det" and list(saved["folds"]) == ["grouped", "grouped_f1"]
+                 for split, tta in (("grouped_f1", False), ("grouped", True))]
+    saved = detector_folds(detectors, 64)
+    assert saved["model"] == "det" and saved["size"] == 64 and list(saved["folds"]) == ["grouped_f1", "grouped"]
     assert saved["folds"]["grouped"]["threshold"] == pytest.approx(0.3)  # the highest validation normal
     assert saved["folds"]["grouped"]["tta"] and not saved["folds"]["grouped_f1"]["tta"]
     assert saved["folds"]["grouped_f1"]["state"]["weight"].dtype == torch.float16
     with pytest.raises(ValueError, match="one architecture"):
-        detector_folds([detectors[0], SimpleNamespace(**{**vars(detectors[1]), "model_name": "other"})])
+        detector_folds([detectors[0], SimpleNamespace(**{**vars(detectors[1]), "model_name": "other"})], 64)
+
+    path = tmp_path / "detectors.pth"
+    assert load_detector_folds(path) is None
+    torch.save(saved, path)
+    assert list(load_detector_folds(path)["folds"]) == ["grouped", "grouped_f1"]  # test fold 0 first
+    torch.save({k: v for k, v in saved.items() if k != "size"}, path)
+    with pytest.raises(ValueError, match="run notebook 02 again"):
+        load_detector_folds(path)

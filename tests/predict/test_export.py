@@ -50,7 +50,7 @@ def test_the_fold_lesion_classifiers_become_a_detector_with_the_median_threshold
     states = {split: create_classifier("mobilenetv2", 2, 64).half().state_dict() for split in ("grouped", "grouped_f1")}
     folds = {"grouped_f1": {"state": states["grouped_f1"], "tta": False, "threshold": 0.8},
              "grouped": {"state": states["grouped"], "tta": True, "threshold": 0.6}}
-    torch.save({"model": "mobilenetv2", "folds": folds}, tmp_path / CHECKPOINTS / "02_lesion_detectors.pth")
+    torch.save({"model": "mobilenetv2", "size": 64, "folds": folds}, tmp_path / CHECKPOINTS / "02_lesion_detectors.pth")
     pd.DataFrame({"gate": ["segmenter", "detector"], "lesion_detection_rate": [0.6, 0.7],
                   "normal_fp_rate": [0.07, 0.098]}).to_csv(tmp_path / "02_detection.csv", index=False)
     (tmp_path / "02.run.json").write_text(json.dumps({"profile": "smoke", "run_id": "r1"}))
