@@ -26,8 +26,8 @@ from ..models.registry import create_classifier, get_spec
 from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
 from .crossval import JOIN
+from .detectors import load_detector_folds
 from .lesion_crops import CROP_SPLIT
-from .segmentation import load_detector_folds
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from ..data.loaders import build_dataloaders
@@ -28,8 +27,7 @@ from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
            "choose_detection_threshold", "case_groups", "detection_gate", "gate_comparison", "run_folds",
-           "out_of_fold", "fold_table", "probe_table", "fold_weights", "detector_folds", "load_detector_folds",
-           "ranked_cases",
+           "out_of_fold", "fold_table", "probe_table", "fold_weights", "half_state", "ranked_cases",
            "results_table", "metrics_frame"]
 
 INITS = ("scratch", "pretrained")  # pretrained: the upstream U2-Net weights trained on DUTS salient objects
@@ -274,35 +272,11 @@ def fold_table(runs: Sequence[SegRun], pooled: dict[str, float]) -> pd.DataFrame
     return pd.DataFrame(rows).rename(columns={"empty_false_positive_rate": "normal_fp_rate"})
 
 
-def _half(model: nn.Module) -> dict:
+def half_state(model: nn.Module) -> dict:
+    """The model's weights with floating-point tensors in half precision (half the size on disk)."""
     return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
 def fold_weights(runs: Sequence[SegRun]) -> dict[str, dict]:
     """Each fold model's weights in half precision (fold split -> state dict), for the fold ensemble."""
-    return {run.split: _half(run.model) for run in runs}
-
-
-def detector_folds(detectors: Sequence[ClsRun], size: int) -> dict:
-    """The lesion classifiers of every fold, for notebook 04 and `predict`: the architecture, the square input `size`
-    they were trained at and, per fold split, the weights (half precision), whether it averages with the flip, and
-    its own detection threshold (at most `MAX_NORMAL_FP` of its validation normals above it)."""
-    names = {detector.model_name for detector in detectors}
-    if len(names) != 1 or any(detector.task != "lesion" for detector in detectors):
-        raise ValueError(f"detector_folds wants lesion classifiers of one architecture, got {sorted(names)}")
-    return {"model": names.pop(), "size": int(size),
-            "folds": {d.split: {"state": _half(d.model), "tta": bool(d.tta),
-                                "threshold": choose_detection_threshold(d.valid["prob_lesion"].to_numpy(),
-                                                                        d.valid["y"].to_numpy() == 1)}
-                      for d in detectors}}
-
-
-def load_detector_folds(path: Path) -> dict | None:
-    """What `detector_folds` saved, its folds in order (test fold 0 first); None where there is no such file."""
-    if not Path(path).is_file():
-        return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if "size" not in saved:
-        raise ValueError(f"{path}: saved without the detectors' input size (by a buslib before this one); run "
-                         "notebook 02 again (python -m buslib study --only 02)")
-    return saved | {"folds": {split: saved["folds"][split] for split in sorted(saved["folds"], key=len)}}
+    return {run.split: half_state(run.model) for run in runs}

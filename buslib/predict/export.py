@@ -17,8 +17,8 @@ import torch
 from ..artefacts import artefact_path, require_artefact
 from ..data.locate import BUSI_DIRNAME
 from ..data.manifest import manifest_path_for, sha256_file
+from ..experiments.detectors import load_detector_folds
 from ..experiments.external import internal_auc
-from ..experiments.segmentation import load_detector_folds
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile

@@ -229,7 +229,7 @@ def test_gate_comparison_scores_each_gate_out_of_fold():
 def test_detector_folds_keep_each_fold_weights_flip_size_and_own_validation_threshold(tmp_path):
     from types import SimpleNamespace
 
-    from buslib.experiments.segmentation import detector_folds, load_detector_folds
+    from buslib.experiments.detectors import detector_folds, load_detector_folds
     model = torch.nn.Linear(2, 2)
     valid = pd.DataFrame({"y": [1, 1, 0, 0], "prob_lesion": [0.9, 0.8, 0.1, 0.3]})
     detectors = [SimpleNamespace(task="lesion", model_name="det", split=split, model=model, tta=tta, valid=valid)

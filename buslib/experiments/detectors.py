@@ -1,0 +1,39 @@
+"""Notebook 02's fold lesion classifiers (normal vs lesion), saved with what notebook 04 and `predict` need to
+use them: architecture, input size, and per fold the weights, flip choice and own validation threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from .classification import ClsRun
+from .segmentation import choose_detection_threshold, half_state
+
+__all__ = ["detector_folds", "load_detector_folds"]
+
+
+def detector_folds(detectors: Sequence[ClsRun], size: int) -> dict:
+    """The lesion classifiers of every fold, for notebook 04 and `predict`: the architecture, the square input `size`
+    they were trained at and, per fold split, the weights (half precision), whether it averages with the flip, and
+    its own detection threshold (at most `segmentation.MAX_NORMAL_FP` of its validation normals above it)."""
+    names = {detector.model_name for detector in detectors}
+    if len(names) != 1 or any(detector.task != "lesion" for detector in detectors):
+        raise ValueError(f"detector_folds wants lesion classifiers of one architecture, got {sorted(names)}")
+    return {"model": names.pop(), "size": int(size),
+            "folds": {d.split: {"state": half_state(d.model), "tta": bool(d.tta),
+                                "threshold": choose_detection_threshold(d.valid["prob_lesion"].to_numpy(),
+                                                                        d.valid["y"].to_numpy() == 1)}
+                      for d in detectors}}
+
+
+def load_detector_folds(path: Path) -> dict | None:
+    """What `detector_folds` saved, its folds in order (test fold 0 first); None where there is no such file."""
+    if not Path(path).is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if "size" not in saved:
+        raise ValueError(f"{path}: saved without the detectors' input size (by a buslib before this one); run "
+                         "notebook 02 again (python -m buslib study --only 02)")
+    return saved | {"folds": {split: saved["folds"][split] for split in sorted(saved["folds"], key=len)}}
