@@ -278,20 +278,22 @@ def external_detection(report_dir: Path, frame: pd.DataFrame, malignant: np.ndar
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
     if saved is None:
         return None
-    images = load_arrays(frame, saved["size"]).images
-    malignant = np.asarray(malignant, bool)
-    probs, thresholds = {}, {}
+    members = []
     for split, fold in saved["folds"].items():
         model = create_classifier(saved["model"], 2, saved["size"])
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in fold["state"].items()})
-        probs[split] = predict_proba(model.eval(), images, get_spec(saved["model"]).stats, tta=fold["tta"])[:, 1]
-        thresholds[split] = float(fold["threshold"])
-    probs["ensemble of the folds"] = np.mean(list(probs.values()), axis=0)
-    thresholds["ensemble of the folds"] = float(np.median(list(thresholds.values())))
+        members.append(FrozenClassifier(f"{saved['model']}_lesion_{split}", saved["model"], split, "imagenet",
+                                        float(fold["threshold"]), model.eval(), tta=bool(fold["tta"])))
+    ensemble = FoldEnsemble(f"{saved['model']}_lesion_ensemble", saved["model"], "imagenet", tuple(members))
+    images = load_arrays(frame, saved["size"]).images
+    malignant = np.asarray(malignant, bool)
     rows = []
-    for which, prob in probs.items():
-        reported = prob > thresholds[which]
-        rows.append({"model": saved["model"], "which": which, "threshold": thresholds[which], "images": len(prob),
-                     "lesion_detection_rate": reported.mean(), "detection_rate_malignant": reported[malignant].mean(),
+    for detector in (*members, ensemble):
+        prob = detector.predict(images)  # P(class 1): here P(lesion)
+        reported = prob > detector.threshold
+        rows.append({"model": saved["model"],
+                     "which": "ensemble of the folds" if detector is ensemble else detector.split,
+                     "threshold": detector.threshold, "images": len(prob), "lesion_detection_rate": reported.mean(),
+                     "detection_rate_malignant": reported[malignant].mean(),
                      "detection_rate_benign": reported[~malignant].mean(), "mean_prob_lesion": prob.mean()})
     return pd.DataFrame(rows)

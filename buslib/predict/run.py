@@ -1,8 +1,9 @@
 """`python -m buslib predict`: lesion mask, malignancy probability and call, Grad-CAM, and the lesion detector's
 verdict for each image.
 
-The detector is advisory: it flags an image where it sees no lesion but withholds nothing, because on Dataset B
-(every image a lesion) its BUSI threshold reported a lesion in only 23% of images (README, "Use the models")."""
+The detector is advisory: it flags an image where it sees no lesion but withholds nothing, because its threshold
+is set on BUSI's normal images and need not transfer (notebook 04 measures it on Dataset B, where every image holds
+a lesion)."""
 
 from __future__ import annotations
 
