@@ -22,6 +22,7 @@ from ..eval.classification import binary_metrics, bootstrap_binary_metrics
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
 from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
+from ..models.bundle import float_state
 from ..models.registry import create_classifier, get_spec
 from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
@@ -247,7 +248,7 @@ def load_segmenter_ensemble(report_dir: Path) -> SegmentationEnsemble | None:
     members = []
     for state in torch.load(path, map_location="cpu", weights_only=True).values():
         member = U2Net("u2netp")
-        member.load_state_dict({k: v.float() for k, v in state.items()})
+        member.load_state_dict(float_state(state))
         members.append(member)
     return SegmentationEnsemble(members).eval()
 
@@ -281,7 +282,7 @@ def external_detection(report_dir: Path, frame: pd.DataFrame, malignant: np.ndar
     members = []
     for split, fold in saved["folds"].items():
         model = create_classifier(saved["model"], 2, saved["size"])
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in fold["state"].items()})
+        model.load_state_dict(float_state(fold["state"]))
         members.append(FrozenClassifier(f"{saved['model']}_lesion_{split}", saved["model"], split, "imagenet",
                                         float(fold["threshold"]), model.eval(), tta=bool(fold["tta"])))
     ensemble = FoldEnsemble(f"{saved['model']}_lesion_ensemble", saved["model"], "imagenet", tuple(members))

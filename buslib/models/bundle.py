@@ -22,7 +22,7 @@ from ..data.normalise import IMAGENET_STATS, Stats
 from .registry import create_classifier, get_spec
 from .u2net import STAGES, U2Net
 
-__all__ = ["BUNDLE_FORMAT", "ModelBundle", "weights_sha256", "save_bundle", "load_bundle"]
+__all__ = ["BUNDLE_FORMAT", "ModelBundle", "float_state", "weights_sha256", "save_bundle", "load_bundle"]
 
 BUNDLE_FORMAT = "buslib-bundle/2"
 CLASSIFIER_KINDS = ("classifier", "detector")  # two-class registry networks: benign/malignant, normal/lesion
@@ -56,8 +56,7 @@ class ModelBundle:
             model = U2Net(self.arch)
         else:
             raise ValueError(f"bundle of unknown kind/architecture: {self.kind} / {self.arch}")
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                               for k, v in (state_dict or self.state_dict).items()})
+        model.load_state_dict(float_state(state_dict or self.state_dict))
         return model.eval()
 
     def flip(self, member: int) -> bool:
@@ -67,6 +66,11 @@ class ModelBundle:
     def build_members(self) -> list[nn.Module]:
         """Every member network: the first and the other folds'."""
         return [self.build(state) for state in [self.state_dict, *self.fold_states]]
+
+
+def float_state(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights saved in half precision back in float32 (integer buffers untouched), ready to load."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}
 
 
 def weights_sha256(state_dict: dict[str, torch.Tensor], *more: dict[str, torch.Tensor]) -> str:
