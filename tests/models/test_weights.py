@@ -28,9 +28,10 @@ def test_an_installed_package_of_another_version_is_not_used(monkeypatch):
 
 def test_a_wrong_hash_is_refused_and_nothing_is_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("BUSLIB_CACHE", str(tmp_path))
-    source = weights.WEIGHTS["lite_medsam"]
-    monkeypatch.setitem(weights.WEIGHTS, "lite_medsam", weights.WeightSource(
-        source.key, source.package, source.version, source.member, "0" * 64, source.description))
+    source = weights.WeightSource("tampered", "some-package", "1.0", "pkg/tampered.pth", "0" * 64, "a tampered file")
+    monkeypatch.setitem(weights.WEIGHTS, source.key, source)
+    monkeypatch.setattr(weights, "_installed_member", lambda s: b"not the weights that were promised")
+    monkeypatch.setattr(weights, "_downloaded_member", lambda s: pytest.fail("the network was reached"))
     with pytest.raises(ValueError, match="refusing it"):
-        weights.fetch_weights(["lite_medsam"])
-    assert not list(tmp_path.rglob("*.pth"))
+        weights.fetch_weights([source.key])
+    assert not list(tmp_path.rglob("*"))
