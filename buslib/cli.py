@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     from .models.registry import CLASSIFIERS, create_classifier
     from .models.u2net import U2Net
-    from .report.benchmark import run_benchmarks
+    from .report.benchmark import bench_training_loop, run_benchmarks
 
     factories = {"u2netp": lambda size: U2Net("u2netp"), "u2net": lambda size: U2Net("u2net")}
     factories |= {name: (lambda size, name=name: create_classifier(name, 2, size)) for name in CLASSIFIERS}
@@ -62,9 +63,19 @@ def _bench(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown models {sorted(unknown)}; choose from {sorted(factories)} or 'all'", file=sys.stderr)
         return 2
-    run_benchmarks({m: factories[m] for m in chosen}, [int(s) for s in args.sizes.split(",")],
-                   Path(args.out) if args.out else None, batch=args.batch, steps=args.steps, bf16=not args.fp32,
-                   channels_last=not args.no_channels_last)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.loop:
+        rows = []
+        for name, size in ((name, size) for name in chosen for size in sizes):
+            rows.append(bench_training_loop(name, size, args.train_images, num_workers=args.workers))
+            print(f"{name:15s} {size:4d}px  {rows[-1]['device']:6s} workers {args.workers}  train loop "
+                  f"{rows[-1]['train_img_per_s']:7.1f} img/s  ({rows[-1]['seconds_per_epoch']:.2f} s an epoch of "
+                  f"{args.train_images} images)", flush=True)
+        if args.out:
+            Path(args.out).write_text(json.dumps(rows, indent=1))
+        return 0
+    run_benchmarks({m: factories[m] for m in chosen}, sizes, Path(args.out) if args.out else None, batch=args.batch,
+                   steps=args.steps, bf16=not args.fp32, channels_last=not args.no_channels_last)
     return 0
 
 
@@ -130,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--fp32", action="store_true", help="no bf16 autocast")
     bench.add_argument("--no-channels-last", action="store_true")
     bench.add_argument("--out", default="", help="write the results as JSON here")
+    bench.add_argument("--loop", action="store_true",
+                       help="instead: the study's whole training loop (loaders, augmentation, fastai Learner, "
+                       "validation) on random images, on the GPU where there is one")
+    bench.add_argument("--train-images", type=int, default=128, help="with --loop: training images an epoch")
+    bench.add_argument("--workers", type=int, default=0, help="with --loop: DataLoader worker processes")
     bench.add_argument("--segmenter-paths", default="", metavar="REPORT_DIR",
                        help="instead: U2NET-Lite of a report folder on every inference path (eager fp32/bf16, "
                        "ONNX Runtime fp32/int8), speed at 320 px and IoU change on the BUSI test fold; "
