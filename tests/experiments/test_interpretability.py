@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from fastai.torch_core import default_device
 
 from buslib.experiments.interpretability import CAM_METHODS, compute_cams, vit_reshape_transform
 from buslib.models.registry import create_classifier
@@ -18,7 +19,7 @@ def test_vit_tokens_become_a_feature_map():
 
 @pytest.mark.parametrize("model_name", ["mobilenetv2", "vit"])
 def test_cams_of_every_method_are_maps_in_the_unit_interval(model_name):
-    model = create_classifier(model_name, 2, size=32)
+    model = create_classifier(model_name, 2, size=32).to(default_device())  # the GPU where there is one
     images = np.random.default_rng(0).integers(0, 255, (3, 32, 32), dtype=np.uint8)
     for method in CAM_METHODS:
         cams, predicted, change = compute_cams(model_name, model, images, method)
