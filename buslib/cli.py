@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     from .models.registry import CLASSIFIERS, create_classifier
     from .models.u2net import U2Net
-    from .report.benchmark import bench_training_loop, run_benchmarks
+    from .report.benchmark import run_benchmarks, run_loop_benchmarks
 
     factories = {"u2netp": lambda size: U2Net("u2netp"), "u2net": lambda size: U2Net("u2net")}
     factories |= {name: (lambda size, name=name: create_classifier(name, 2, size)) for name in CLASSIFIERS}
@@ -63,19 +62,12 @@ def _bench(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown models {sorted(unknown)}; choose from {sorted(factories)} or 'all'", file=sys.stderr)
         return 2
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes, out = [int(s) for s in args.sizes.split(",")], Path(args.out) if args.out else None
     if args.loop:
-        rows = []
-        for name, size in ((name, size) for name in chosen for size in sizes):
-            rows.append(bench_training_loop(name, size, args.train_images, num_workers=args.workers))
-            print(f"{name:15s} {size:4d}px  {rows[-1]['device']:6s} workers {args.workers}  train loop "
-                  f"{rows[-1]['train_img_per_s']:7.1f} img/s  ({rows[-1]['seconds_per_epoch']:.2f} s an epoch of "
-                  f"{args.train_images} images)", flush=True)
-        if args.out:
-            Path(args.out).write_text(json.dumps(rows, indent=1))
+        run_loop_benchmarks(chosen, sizes, out, args.train_images, args.workers)
         return 0
-    run_benchmarks({m: factories[m] for m in chosen}, sizes, Path(args.out) if args.out else None, batch=args.batch,
-                   steps=args.steps, bf16=not args.fp32, channels_last=not args.no_channels_last)
+    run_benchmarks({m: factories[m] for m in chosen}, sizes, out, batch=args.batch, steps=args.steps,
+                   bf16=not args.fp32, channels_last=not args.no_channels_last)
     return 0
 
 

@@ -17,11 +17,11 @@ from torch import nn
 from ..data.loaders import build_dataloaders
 from ..infer import autocast, inference_ms_per_image, timed
 from ..models.registry import create_classifier, get_spec
-from ..models.u2net import U2Net
+from ..models.u2net import STAGES, U2Net
 from ..train.classification import cls_learner, get_cls_recipe
 from ..train.segmentation import get_seg_recipe, seg_learner
 
-__all__ = ["bench_model", "run_benchmarks", "latency_table", "bench_training_loop"]
+__all__ = ["bench_model", "run_benchmarks", "latency_table", "bench_training_loop", "run_loop_benchmarks"]
 
 
 def bench_model(model: nn.Module, size: int, batch: int = 8, steps: int = 3, bf16: bool = True,
@@ -57,9 +57,7 @@ def run_benchmarks(factories: dict[str, Callable[[int], nn.Module]], sizes: list
             print(f"{name:15s} {size:4d}px  train {result['train_images_per_s']:7.2f} img/s  "
                   f"infer {result['infer_ms_per_image']:8.1f} ms/img", flush=True)
             rows.append(result)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(rows, indent=1))
+    _save_rows(rows, out)
     return rows
 
 
@@ -82,7 +80,7 @@ def bench_training_loop(name: str, size: int, train_images: int = 128, epochs: i
     images = generator.integers(0, 256, (n, size, size), dtype=np.uint8)
     train, valid = np.arange(train_images), np.arange(train_images, n)
     with tempfile.TemporaryDirectory() as workdir:
-        if name in ("u2netp", "u2net"):
+        if name in STAGES:
             recipe = get_seg_recipe("strong")
             masks = (generator.random((n, size, size)) < 0.2).astype(np.uint8)
             dls = build_dataloaders(images, masks, train, valid, "li", recipe.batch_size, num_workers=num_workers)
@@ -101,3 +99,24 @@ def bench_training_loop(name: str, size: int, train_images: int = 128, epochs: i
             "train_images": train_images, "recipe": recipe.name,
             "train_img_per_s": learn.train_images / learn.fit_seconds,
             "seconds_per_epoch": learn.fit_seconds / epochs}
+
+
+def run_loop_benchmarks(names: list[str], sizes: list[int], out: Path | None, train_images: int = 128,
+                        num_workers: int = 0) -> list[dict]:
+    """`bench_training_loop` for every model at every size; print a line each and optionally write JSON."""
+    rows = []
+    for name in names:
+        for size in sizes:
+            row = bench_training_loop(name, size, train_images, num_workers=num_workers)
+            print(f"{name:15s} {size:4d}px  {row['device']:6s} workers {num_workers}  train loop "
+                  f"{row['train_img_per_s']:7.1f} img/s  ({row['seconds_per_epoch']:.2f} s an epoch of "
+                  f"{train_images} images)", flush=True)
+            rows.append(row)
+    _save_rows(rows, out)
+    return rows
+
+
+def _save_rows(rows: list[dict], out: Path | None) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(rows, indent=1))
