@@ -96,18 +96,17 @@ def _start(variant: str, init: str, bn: str, train_images: np.ndarray) -> tuple[
 
 
 def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Sequence[str], images: np.ndarray,
-                     masks: np.ndarray, test_images: Sequence[np.ndarray], test_masks: Sequence[np.ndarray],
-                     recipe: SegRecipe, epochs: int, workdir: Path, seed: int = 0, init: str = "scratch",
-                     bn: str = "recalibrate", normals: bool = True, tta: bool | None = None,
-                     key: str | None = None) -> SegRun:
+                     masks: np.ndarray, test_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
+                     workdir: Path, seed: int = 0, init: str = "scratch", bn: str = "recalibrate", normals: bool = True,
+                     tta: bool | None = None, key: str | None = None) -> SegRun:
     """Train `variant` on the images with role 'train' (monitoring 'valid'), then predict every 'test'
     image, upsample to its original size and score it.
 
     `init`: 'scratch' or 'pretrained' (DUTS, with batch-norm treatment `bn`); `normals`: train on the
     normal images too (empty masks) so that the model learns to say "no lesion"; `tta`: average with
     the horizontal flip at test time, None to decide on the validation images. `frame` rows align
-    with `images`/`masks` (resized) and `roles`; `test_images`/`test_masks` are the 'test' rows at
-    original resolution, in frame order. The run is seeded from its key (default
+    with `images`/`masks` (resized) and `roles`; `test_masks` are the 'test' rows' masks at original
+    resolution, in frame order. The run is seeded from its key (default
     `<variant>_<init>_<split>`), so it gives the same result whatever ran before it.
     """
     key = key or f"{variant}_{init}_{split}"
@@ -195,10 +194,10 @@ def gate_comparison(gates: dict[str, Sequence[SegRun]], frame: pd.DataFrame, see
 
 
 def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.ndarray,
-              full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
+              full_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
               workdir: Path, seed: int = 0, done: Sequence[SegRun] = (), **start) -> list[SegRun]:
     """One run per grouped test fold (`frame['fold']`), each trained on the other folds; `done` runs
-    (e.g. fold 0, already trained) are reused. `full_images`/`full_masks` align with `frame`."""
+    (e.g. fold 0, already trained) are reused. `full_masks` (original resolution) align with `frame`."""
     n_folds = int(frame["fold"].max()) + 1
     runs = {run.split: run for run in done}
     for fold in range(n_folds):
@@ -207,8 +206,8 @@ def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.n
             continue
         roles = fold_roles(frame["fold"], test_fold=fold, n_folds=n_folds)
         test = np.flatnonzero(roles == "test")
-        runs[split] = run_segmentation(variant, split, frame, roles, images, masks, [full_images[i] for i in test],
-                                       [full_masks[i] for i in test], recipe, epochs, workdir, seed, **start)
+        runs[split] = run_segmentation(variant, split, frame, roles, images, masks, [full_masks[i] for i in test],
+                                       recipe, epochs, workdir, seed, **start)
     return [runs[fold_split(fold)] for fold in range(n_folds)]
 
 

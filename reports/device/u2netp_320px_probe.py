@@ -101,9 +101,9 @@ def train(folder: str, split: str, epochs: str, out_json: str) -> None:
     if not np.array_equal(np.flatnonzero(roles == "test"), np.load(Path(folder, "masks.npz"))[f"test_{split}"]):
         raise SystemExit(f"the test images of '{split}' differ from those whose full-size masks were carried")
     started = time.time()
-    run = run_segmentation("u2netp", split, frame, roles, images, masks, [None] * len(test_masks), test_masks,
-                           get_seg_recipe("strong"), int(epochs), Path(f"/tmp/probe_work_{split}_{epochs}"), seed=0,
-                           init="pretrained", bn="recalibrate")
+    run = run_segmentation("u2netp", split, frame, roles, images, masks, test_masks, get_seg_recipe("strong"),
+                           int(epochs), Path(f"/tmp/probe_work_{split}_{epochs}"), seed=0, init="pretrained",
+                           bn="recalibrate")
     result = {"split": split, "epochs": int(epochs), "size": int(images.shape[-1]), "images_sha256": digest,
               "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
               "torch": torch.__version__, "wall_minutes": (time.time() - started) / 60,

@@ -127,14 +127,14 @@ def test_run_segmentation_scores_every_test_image_at_its_original_size(blobs, tm
     full = [np.kron(m, np.ones((2, 3), np.uint8)).astype(bool) for m in masks[8:]]
     full[2][:] = False
     full[3][:] = False
-    run = run_segmentation("u2netp", "grouped", frame, roles, images, masks, [np.zeros(f.shape) for f in full],
-                           full, get_seg_recipe("strong"), 1, tmp_path)
+    run = run_segmentation("u2netp", "grouped", frame, roles, images, masks, full, get_seg_recipe("strong"), 1,
+                           tmp_path)
     assert len(run.cases) == 4 and run.cases["true_empty"].tolist() == [False, False, True, True]
     assert [p.shape for p in run.predictions] == [(64, 96)] * 4
     assert 0 <= run.summary["iou"] <= 1 and "empty_false_positive_rate" in run.summary
     with pytest.raises(ValueError, match="no valid images"):
         run_segmentation("u2netp", "grouped", frame, np.where(roles == "valid", "train", roles), images,
-                         masks, full, full, get_seg_recipe("strong"), 1, tmp_path)
+                         masks, full, get_seg_recipe("strong"), 1, tmp_path)
 
 
 def test_the_detection_threshold_lets_through_at_most_the_chosen_share_of_normal_validation_images():
