@@ -2,8 +2,8 @@
 finds instead of the whole image.
 
 The classifier trains on crops around the *true* lesion (its training images' masks are known) and is
-validated and tested on crops around the lesion that the fold-0 U2NET-Lite *predicts*, which never saw
-those images. Each crop is the lesion's bounding box widened by a margin on every side, resized to the
+validated and tested on crops around the lesion that the U2NET-Lite of the same grouped fold *predicts*, which
+never saw those images. Each crop is the lesion's bounding box widened by a margin on every side, resized to the
 classifier's input size; an image with no predicted lesion is classified whole.
 """
 
@@ -19,11 +19,18 @@ from ..data.cache import resize_image
 from ..infer import masks_at_original_size, predict_seg_logits
 from .classification import ClsRun, TaskData, run_classifier
 
-__all__ = ["CROP_SPLIT", "CROP_MARGIN", "lesion_box", "crop_to_lesion", "lesion_crops", "predicted_masks",
+__all__ = ["CROP_SPLIT", "CROP_MARGIN", "crop_split", "lesion_box", "crop_to_lesion", "lesion_crops", "predicted_masks",
            "run_crop_classifier"]
 
-CROP_SPLIT = "crop_grouped"   # the split label of the crop classifier (grouped test fold 0, cropped inputs)
 CROP_MARGIN = 0.2             # the box is widened by this share of its height and width on each side
+
+
+def crop_split(split: str) -> str:
+    """The split label of the crop classifier trained on grouped `split` (cropped inputs), e.g. 'crop_grouped_f1'."""
+    return f"crop_{split}"
+
+
+CROP_SPLIT = crop_split("grouped")   # the crop classifier of grouped test fold 0
 
 
 def lesion_box(mask: np.ndarray, margin: float = CROP_MARGIN) -> tuple[int, int, int, int] | None:
@@ -69,15 +76,16 @@ def predicted_masks(segmenter: nn.Module, images: Sequence[np.ndarray], seg_size
 
 def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray],
                         full_masks: Sequence[np.ndarray], segmenter: nn.Module, seg_size: int, workdir: Path,
-                        seed: int = 0) -> ClsRun:
-    """`like`'s model, initialisation and epochs on grouped test fold 0 with lesion crops as inputs: true-mask
-    crops for training, `segmenter`'s predicted-mask crops for validation and test. `full_images`/`full_masks`
-    align with `data.frame`."""
-    roles = data.roles["grouped"]
+                        seed: int = 0, split: str = "grouped") -> ClsRun:
+    """`like`'s model, initialisation and epochs on grouped `split` (default test fold 0) with lesion crops as
+    inputs: true-mask crops for training, `segmenter`'s predicted-mask crops for validation and test (it must be
+    the segmenter trained without that split's validation and test folds). `full_images`/`full_masks` align with
+    `data.frame`."""
+    roles = data.roles[split]
     size = data.images.shape[-1]
     crops = lesion_crops(full_images, full_masks, size)
     unseen = np.flatnonzero(roles != "train")
     crops[unseen] = lesion_crops([full_images[i] for i in unseen],
                                  predicted_masks(segmenter, [full_images[i] for i in unseen], seg_size), size)
-    return run_classifier(like.model_name, data.task, CROP_SPLIT, data.frame, roles, crops, data.targets,
+    return run_classifier(like.model_name, data.task, crop_split(split), data.frame, roles, crops, data.targets,
                           like.epochs, workdir, like.init == "imagenet", seed)

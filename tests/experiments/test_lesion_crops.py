@@ -1,10 +1,31 @@
 """Segment, then classify: lesion boxes, crops, and the crop classifier's inputs."""
 
+from types import SimpleNamespace
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from buslib.experiments.lesion_crops import crop_to_lesion, lesion_box, lesion_crops, predicted_masks
+from buslib.experiments.classification import prepare_task
+from buslib.experiments.lesion_crops import (
+    crop_to_lesion,
+    lesion_box,
+    lesion_crops,
+    predicted_masks,
+    run_crop_classifier,
+)
+
+
+class BrightIsLesion(torch.nn.Module):
+    """A stand-in segmenter: logit > 0 where the normalised input is bright."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+    def forward(self, x):
+        return x[:, :1] * self.scale
 
 
 def test_the_lesion_box_is_widened_by_the_margin_and_clipped_to_the_image():
@@ -33,14 +54,28 @@ def test_a_crop_shows_the_lesion_and_an_empty_mask_gives_the_whole_image():
 
 
 def test_predicted_masks_come_back_at_each_images_own_size():
-    class BrightIsLesion(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.scale = torch.nn.Parameter(torch.tensor(10.0))
-
-        def forward(self, x):                    # logit > 0 where the normalised input is bright
-            return x[:, :1] * self.scale
     image = np.zeros((60, 90), np.uint8)
     image[20:40, 30:60] = 255
     [mask] = predicted_masks(BrightIsLesion(), [image], 32)
     assert mask.shape == (60, 90) and mask[30, 45] and not mask[5, 5]
+
+
+def test_the_crop_classifier_trains_on_any_grouped_fold_and_is_labelled_with_it(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.array(["benign", "malignant"] * 16)
+    full_images = [rng.integers(0, 40, (48, 64)).astype(np.uint8) for _ in labels]
+    full_masks = []
+    for image, label in zip(full_images, labels):
+        image[10:30, 20:44] = 200 if label == "malignant" else 120
+        full_masks.append(image > 100)
+    frame = pd.DataFrame({"image_id": [f"i{i}" for i in range(len(labels))], "label": labels,
+                          "group": np.arange(len(labels)), "fold": np.arange(len(labels)) % 4,
+                          "in_classification": True, "split_li_cls": ["train"] * 24 + ["val"] * 4 + ["test"] * 4,
+                          "split_liu_cls": ["train"] * 24 + ["val"] * 8})
+    small = np.stack([lesion_crops([i], [np.ones_like(m)], 32)[0] for i, m in zip(full_images, full_masks)])
+    data = prepare_task(frame, small, "binary", n_folds=4, seed=0)
+    like = SimpleNamespace(model_name="mobilenetv2", epochs=1, init="scratch")
+    run = run_crop_classifier(like, data, full_images, full_masks, BrightIsLesion(), 32, tmp_path, split="grouped_f1")
+    assert run.split == "crop_grouped_f1"
+    tested = frame["image_id"][data.roles["grouped_f1"] == "test"]
+    assert run.test["image_id"].tolist() == tested.tolist() and set(frame["fold"][tested.index]) == {1}
