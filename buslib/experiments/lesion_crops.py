@@ -81,6 +81,8 @@ def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.n
     inputs: true-mask crops for training, `segmenter`'s predicted-mask crops for validation and test (it must be
     the segmenter trained without that split's validation and test folds). `full_images`/`full_masks` align with
     `data.frame`."""
+    if split not in data.roles:
+        raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
     roles = data.roles[split]
     size = data.images.shape[-1]
     crops = lesion_crops(full_images, full_masks, size)

@@ -79,3 +79,5 @@ def test_the_crop_classifier_trains_on_any_grouped_fold_and_is_labelled_with_it(
     assert run.split == "crop_grouped_f1"
     tested = frame["image_id"][data.roles["grouped_f1"] == "test"]
     assert run.test["image_id"].tolist() == tested.tolist() and set(frame["fold"][tested.index]) == {1}
+    with pytest.raises(ValueError, match="no split 'grouped_f9'"):
+        run_crop_classifier(like, data, full_images, full_masks, BrightIsLesion(), 32, tmp_path, split="grouped_f9")
