@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from ..artefacts import artefact_path, require_artefact
@@ -24,11 +23,11 @@ from ..eval.stats import format_ci
 from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
 from ..models.bundle import float_state
 from ..models.registry import create_classifier, get_spec
-from ..models.u2net import SegmentationEnsemble, U2Net
 from .classification import run_key
 from .crossval import JOIN
 from .detectors import load_detector_folds
 from .lesion_crops import CROP_SPLIT
+from .segmenters import load_segmenter, load_segmenter_ensemble  # re-exported: notebooks 03-04 import them here
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
@@ -228,29 +227,6 @@ def errors_by_diagnosis(frame: pd.DataFrame, labels: np.ndarray, probabilities: 
     summary = table.groupby(["label", "diagnosis"]).agg(images=("diagnosis", "size"),
                                                        **{k: (k, "mean") for k in probabilities})
     return summary.reset_index().sort_values(["label", "images"], ascending=[True, False])
-
-
-def load_segmenter(report_dir: Path, variant: str) -> U2Net | None:
-    """The U2-Net `variant` notebook 02 trained on BUSI's grouped split, or None when its weights are absent."""
-    path = artefact_path(report_dir, f"{variant}_weights")
-    if not path.is_file():
-        return None
-    model = U2Net(variant)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()
-
-
-def load_segmenter_ensemble(report_dir: Path) -> SegmentationEnsemble | None:
-    """The cross-validation U2NET-Lites of notebook 02 averaged, or None when they were not saved."""
-    path = artefact_path(report_dir, "u2netp_folds")
-    if not path.is_file():
-        return None
-    members = []
-    for state in torch.load(path, map_location="cpu", weights_only=True).values():
-        member = U2Net("u2netp")
-        member.load_state_dict(float_state(state))
-        members.append(member)
-    return SegmentationEnsemble(members).eval()
 
 
 def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndarray, full_masks: Sequence[np.ndarray],

@@ -21,34 +21,21 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import torch
 
 from buslib.data.cache import load_arrays
 from buslib.data.cohort import load_full_resolution
 from buslib.data.splits import fold_split
 from buslib.eval.classification import binary_metrics
 from buslib.experiments.classification import prepare_task
-from buslib.experiments.external import load_frozen_classifiers, load_segmenter
+from buslib.experiments.external import load_frozen_classifiers
 from buslib.experiments.lesion_crops import lesion_crops, predicted_masks, run_crop_classifier
+from buslib.experiments.segmenters import load_fold_segmenters, load_segmenter
 from buslib.infer import predict_proba
-from buslib.models.bundle import float_state
 from buslib.models.registry import get_spec
-from buslib.models.u2net import U2Net
 from buslib.report.context import open_notebook
 
 SIZE = 128  # the cpu profile's classifier and segmenter input size
 CROP_LIKE = SimpleNamespace(model_name="effnet_lite2", epochs=12, init="imagenet")
-
-
-def fold_segmenters(report_dir: Path) -> dict[str, U2Net]:
-    """Notebook 02's U2NET-Lite of every grouped fold (fold 0 in fp32, as notebook 03 loads it)."""
-    states = torch.load(report_dir / "checkpoints" / "02_u2netp_folds.pth", map_location="cpu", weights_only=True)
-    segmenters = {}
-    for split, state in states.items():
-        segmenters[split] = U2Net("u2netp")
-        segmenters[split].load_state_dict(float_state(state))
-        segmenters[split].eval()
-    return segmenters | {"grouped": load_segmenter(report_dir, "u2netp")}
 
 
 def averages(table: pd.DataFrame) -> dict[str, pd.Series]:
@@ -68,7 +55,7 @@ def main(data_dir: str, report_dir: str, out_json: str) -> None:
     b_small = load_arrays(dsb, SIZE).images
     b_labels = (dsb["label"] == "malignant").astype(int).to_numpy()
     whole = {(c.model_name, c.split): c for c in load_frozen_classifiers(report, SIZE) if c.init == "imagenet"}
-    segmenters = fold_segmenters(report)
+    segmenters = load_fold_segmenters(report) | {"grouped": load_segmenter(report, "u2netp")}  # fold 0 in fp32
     row_of = pd.Series(np.arange(len(binary.frame)), index=binary.frame["image_id"])
     busi_parts, b_parts, folds = [], [], []
     for k in range(5):
