@@ -22,7 +22,8 @@ from ..eval.stats import format_ci
 from .classification import ClsRun, TaskData, frozen_decisions, run_classifier
 from .seeds import repeat_seeds
 
-__all__ = ["JOIN", "choose_by_validation", "run_folds", "averaged_folds", "pooled_predictions", "out_of_fold",
+__all__ = ["JOIN", "choose_by_validation", "run_folds", "averaged_folds", "pooled_validation_auc",
+           "averages_by_validation", "pooled_predictions", "out_of_fold",
            "oof_key", "oof_table", "oof_roc_curves", "rerun_with_seeds"]
 
 DECISIONS = ("accuracy", "precision", "recall", "specificity", "f1")
@@ -64,6 +65,28 @@ def averaged_folds(cv: Sequence[Sequence[ClsRun]]) -> list[ClsRun]:
                                 threshold=threshold, triage_threshold=triage, metrics=metrics, ci=None,
                                 tta=any(r.tta for r in runs)))
     return averaged
+
+
+def pooled_validation_auc(runs: Sequence[ClsRun]) -> float:
+    """AUC of every fold's validation predictions pooled (each image is in one validation fold)."""
+    valid = pd.concat([r.valid for r in runs], ignore_index=True)
+    if valid["image_id"].duplicated().any():
+        raise ValueError("an image is in more than one validation fold")
+    return binary_metrics(valid["y"].to_numpy(), valid["prob_malignant"].to_numpy())["auc"]
+
+
+def averages_by_validation(cv: Sequence[Sequence[ClsRun]], candidate: Sequence[ClsRun] = ()) -> list[list[ClsRun]]:
+    """The cross-validated models averaged fold by fold (when there are two or more) and, when adding `candidate`
+    (another model's fold runs) raises that average's pooled *validation* AUC, the average with it as well. Test
+    predictions decide nothing."""
+    if len(cv) < 2:
+        return []
+    averages = [averaged_folds(cv)]
+    if candidate:
+        with_candidate = averaged_folds([*cv, candidate])
+        if pooled_validation_auc(with_candidate) > pooled_validation_auc(averages[0]):
+            averages.append(with_candidate)
+    return averages
 
 
 def _mean_probabilities(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -109,13 +132,15 @@ def oof_key(run: ClsRun) -> str:
 
 
 def oof_table(cv: Sequence[Sequence[ClsRun]], seed: int = 0) -> pd.DataFrame:
-    """One row per cross-validated model: pooled out-of-fold metrics with CIs, and the spread over folds."""
+    """One row per cross-validated model: pooled validation AUC, pooled out-of-fold metrics with CIs, and the
+    spread over folds."""
     rows = []
     for runs in cv:
         s = out_of_fold(runs, seed)
         fold_auc = np.array([r.metrics["auc"] for r in runs])
         rows.append({"key": oof_key(runs[0]), "model": runs[0].model_name, "init": runs[0].init, "folds": s["folds"],
-                     "images": s["images"], "auc": s["auc"], "auc_95ci": format_ci(s["auc_ci_low"], s["auc_ci_high"]),
+                     "images": s["images"], "valid_auc": pooled_validation_auc(runs), "auc": s["auc"],
+                     "auc_95ci": format_ci(s["auc_ci_low"], s["auc_ci_high"]),
                      "accuracy": s["accuracy"], "accuracy_95ci": format_ci(s["accuracy_ci_low"], s["accuracy_ci_high"]),
                      "recall": s["recall"], "specificity": s["specificity"], "triage_recall": s["triage_recall"],
                      "triage_specificity": s["triage_specificity"], "brier": s["brier"], "ece": s["ece"],

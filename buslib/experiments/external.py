@@ -26,7 +26,7 @@ from ..models.registry import create_classifier, get_spec
 from .classification import run_key
 from .crossval import JOIN
 from .detectors import load_detector_folds
-from .lesion_crops import CROP_SPLIT
+from .lesion_crops import is_crop_split
 from .segmenters import load_segmenter, load_segmenter_ensemble  # re-exported: notebooks 03-04 import them here
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
@@ -111,10 +111,12 @@ def combined_ensemble(ensembles: Sequence[FoldEnsemble]) -> list[FoldEnsemble]:
 def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
                             splits: Sequence[str] | None = None) -> list[FrozenClassifier]:
     """Every whole-image classifier notebook 03 saved for `task` (optionally only some splits), weights and
-    thresholds; the predicted-lesion crop classifier (it needs cropped inputs) only when its split is asked for."""
+    thresholds; the predicted-lesion crop classifiers (they need cropped inputs) only when their splits are asked
+    for."""
     table_path = require_artefact(report_dir, "cls_models")
     table = pd.read_csv(table_path)
-    table = table[(table["task"] == task) & (table["split"].isin(splits) if splits else table["split"] != CROP_SPLIT)]
+    chosen = table["split"].isin(splits) if splits else ~table["split"].map(is_crop_split)
+    table = table[(table["task"] == task) & chosen]
     frozen = []
     for row in table.itertuples(index=False):
         weights = artefact_path(report_dir, "cls_checkpoints") / row.checkpoint

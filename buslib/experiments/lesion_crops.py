@@ -9,7 +9,8 @@ classifier's input size; an image with no predicted lesion is classified whole.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +20,32 @@ from ..data.cache import resize_image
 from ..infer import masks_at_original_size, predict_seg_logits
 from .classification import ClsRun, TaskData, run_classifier
 
-__all__ = ["CROP_SPLIT", "CROP_MARGIN", "crop_split", "lesion_box", "crop_to_lesion", "lesion_crops", "predicted_masks",
-           "run_crop_classifier"]
+__all__ = ["CROP_SPLIT", "CROP_MARGIN", "crop_split", "is_crop_split", "crop_model_name", "is_crop_model", "lesion_box",
+           "crop_to_lesion", "lesion_crops", "predicted_masks", "run_crop_classifier", "run_crop_folds", "as_fold_runs"]
 
 CROP_MARGIN = 0.2             # the box is widened by this share of its height and width on each side
+_PREFIX = "crop_"
+_SUFFIX = "_crop"
 
 
 def crop_split(split: str) -> str:
     """The split label of the crop classifier trained on grouped `split` (cropped inputs), e.g. 'crop_grouped_f1'."""
-    return f"crop_{split}"
+    return f"{_PREFIX}{split}"
+
+
+def is_crop_split(split: str) -> bool:
+    """Whether a saved classifier's split label is a crop classifier's (its inputs must be lesion crops)."""
+    return split.startswith(_PREFIX)
+
+
+def crop_model_name(model_name: str) -> str:
+    """The name a crop classifier goes by in cross-validation tables and ensembles, e.g. 'effnet_lite2_crop'."""
+    return f"{model_name}{_SUFFIX}"
+
+
+def is_crop_model(model_name: str) -> bool:
+    """Whether a cross-validation table's model (or one part of an average) is a crop classifier."""
+    return model_name.endswith(_SUFFIX)
 
 
 CROP_SPLIT = crop_split("grouped")   # the crop classifier of grouped test fold 0
@@ -91,3 +109,25 @@ def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.n
                                  predicted_masks(segmenter, [full_images[i] for i in unseen], seg_size), size)
     return run_classifier(like.model_name, data.task, crop_split(split), data.frame, roles, crops, data.targets,
                           like.epochs, workdir, like.init == "imagenet", seed)
+
+
+def run_crop_folds(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray],
+                   segmenters: Mapping[str, nn.Module], seg_size: int, workdir: Path, seed: int = 0) -> list[ClsRun]:
+    """The crop classifier on every grouped split that has a segmenter (`segmenters` by split, each trained
+    without that split's validation and test folds), test fold 0 first."""
+    splits = sorted(segmenters, key=lambda split: (len(split), split))
+    runs = []
+    for i, split in enumerate(splits):
+        print(f"[{data.task} / segment, then classify] {like.model_name} on predicted-lesion crops, split {split} "
+              f"({i + 1} of {len(splits)})", flush=True)
+        runs.append(run_crop_classifier(like, data, full_images, full_masks, segmenters[split], seg_size, workdir,
+                                        seed, split))
+    return runs
+
+
+def as_fold_runs(crop_runs: Sequence[ClsRun]) -> list[ClsRun]:
+    """Crop runs as cross-validation fold runs: model named by `crop_model_name`, split the grouped fold's own, so
+    that they pool and average with the whole-image fold runs. For tables only: the renamed model has no registry
+    entry (save the runs themselves)."""
+    return [replace(run, model_name=crop_model_name(run.model_name), split=run.split.removeprefix(_PREFIX))
+            for run in crop_runs]

@@ -10,7 +10,7 @@ from ..artefacts import artefact_path
 from ..models.bundle import float_state
 from ..models.u2net import SegmentationEnsemble, U2Net
 
-__all__ = ["load_segmenter", "load_fold_segmenters", "load_segmenter_ensemble"]
+__all__ = ["load_segmenter", "load_fold_segmenters", "load_crop_segmenters", "load_segmenter_ensemble"]
 
 
 def load_segmenter(report_dir: Path, variant: str) -> U2Net | None:
@@ -35,6 +35,13 @@ def load_fold_segmenters(report_dir: Path) -> dict[str, U2Net] | None:
         segmenters[split].load_state_dict(float_state(state))
         segmenters[split].eval()
     return segmenters
+
+
+def load_crop_segmenters(report_dir: Path) -> dict[str, U2Net]:
+    """The U2NET-Lite of each grouped split that the crop classifiers segment with: test fold 0's full-precision
+    model (the one notebook 02 reports) and the other folds' half-precision copies; empty when none was saved."""
+    fold0 = load_segmenter(report_dir, "u2netp")
+    return (load_fold_segmenters(report_dir) or {}) | ({"grouped": fold0} if fold0 is not None else {})
 
 
 def load_segmenter_ensemble(report_dir: Path) -> SegmentationEnsemble | None:

@@ -1,5 +1,5 @@
-"""Fold ensembles for `predict`: the cross-validated single architecture with the best pooled out-of-fold
-AUC (all its fold models; a bundle holds one architecture, so the average of several is left out) and the
+"""Fold ensembles for `predict`: the cross-validated single whole-image architecture with the best pooled out-of-fold
+AUC (all its fold models; a bundle holds one architecture, so averages and crop classifiers are left out) and the
 cross-validated U2NET-Lite, as notebook 04 takes them to Dataset B.
 
 The review level (member disagreement above which an image is flagged "uncertain, review") is set on
@@ -23,6 +23,7 @@ from ..data.images import DataError
 from ..data.readers import read_busi
 from ..experiments.crossval import JOIN
 from ..experiments.external import REVIEW_SHARE, disagreement_level
+from ..experiments.lesion_crops import is_crop_model
 from ..infer import predict_proba
 from ..models.bundle import ModelBundle
 
@@ -36,7 +37,8 @@ def ensemble_rows(report_dir: Path, models: pd.DataFrame) -> tuple[pd.Series, pd
     if not oof_path.is_file():
         return None
     oof = pd.read_csv(oof_path)
-    best = oof[~oof["model"].str.contains(JOIN, regex=False)].sort_values("auc", ascending=False).iloc[0]
+    whole_image = ~oof["model"].str.contains(JOIN, regex=False) & ~oof["model"].map(is_crop_model)
+    best = oof[whole_image].sort_values("auc", ascending=False).iloc[0]
     folds = models[(models["task"] == "binary") & (models["model"] == best["model"]) & (models["init"] == best["init"])
                    & models["split"].str.startswith("grouped")]
     return best, folds.sort_values("split", key=lambda s: s.str.len()).reset_index(drop=True)

@@ -16,7 +16,7 @@ from buslib.models.u2net import SegmentationEnsemble
 def fold_run(fold: int, ids: list[int], y: list[int], prob: list[float], threshold: float, valid_auc: float = 0.5):
     test = pd.DataFrame({"image_id": [f"i{i}" for i in ids], "group": ids, "y": y,
                          "prob_benign": 1 - np.array(prob), "prob_malignant": prob})
-    return SimpleNamespace(split=f"f{fold}", test=test, threshold=threshold, triage_threshold=threshold / 2,
+    return SimpleNamespace(split=f"f{fold}", test=test, valid=test, threshold=threshold, triage_threshold=threshold / 2,
                            model_name="m", init="imagenet", task="binary", tta=False,
                            metrics={"auc": 1.0, "valid_auc": valid_auc})
 
@@ -147,3 +147,18 @@ def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_thei
     assert table.loc["grouped_f1", "detection_rate_benign"] == 0
     assert table.loc["ensemble of the folds", "mean_prob_lesion"] == pytest.approx(0.5, abs=0.01)
     assert (table["images"] == len(frame)).all() and (table["threshold"] == 0.5).all()
+
+
+def test_a_candidate_joins_the_average_only_where_pooled_validation_auc_rises():
+    from buslib.experiments.crossval import averages_by_validation, pooled_validation_auc
+    a = [cls_run("a", "grouped", [0.9, 0.2, 0.6, 0.1], [0.8, 0.6, 0.7, 0.2])]      # validation AUC 0.75
+    b = [cls_run("b", "grouped", [0.5, 0.8, 0.1, 0.4], [0.6, 0.4, 0.5, 0.1])]      # the pair: 0.75
+    helps = [cls_run("c", "grouped", [0.1, 0.1, 0.9, 0.9], [0.9, 0.9, 0.1, 0.1])]  # right on validation only
+    hurts = [cls_run("d", "grouped", [0.9, 0.9, 0.1, 0.1], [0.1, 0.1, 0.9, 0.9])]  # right on test only
+    assert pooled_validation_auc(a) == 0.75
+    assert [r[0].model_name for r in averages_by_validation([a, b])] == ["a_and_b"]
+    assert [r[0].model_name for r in averages_by_validation([a, b], helps)] == ["a_and_b", "a_and_b_and_c"]
+    assert [r[0].model_name for r in averages_by_validation([a, b], hurts)] == ["a_and_b"]
+    assert averages_by_validation([a], helps) == []
+    with pytest.raises(ValueError, match="more than one validation fold"):
+        pooled_validation_auc([a[0], a[0]])

@@ -1,5 +1,6 @@
 """Segment, then classify: lesion boxes, crops, and the crop classifier's inputs."""
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -9,7 +10,12 @@ import torch
 
 from buslib.experiments.classification import prepare_task
 from buslib.experiments.lesion_crops import (
+    as_fold_runs,
+    crop_model_name,
+    crop_split,
     crop_to_lesion,
+    is_crop_model,
+    is_crop_split,
     lesion_box,
     lesion_crops,
     predicted_masks,
@@ -81,3 +87,16 @@ def test_the_crop_classifier_trains_on_any_grouped_fold_and_is_labelled_with_it(
     assert run.test["image_id"].tolist() == tested.tolist() and set(frame["fold"][tested.index]) == {1}
     with pytest.raises(ValueError, match="no split 'grouped_f9'"):
         run_crop_classifier(like, data, full_images, full_masks, BrightIsLesion(), 32, tmp_path, split="grouped_f9")
+
+
+def test_crop_runs_pool_as_fold_runs_under_their_own_name():
+    @dataclass
+    class Run:
+        model_name: str
+        split: str
+        threshold: float
+
+    [fold] = as_fold_runs([Run("effnet_lite2", crop_split("grouped_f2"), 0.4)])
+    assert (fold.model_name, fold.split, fold.threshold) == ("effnet_lite2_crop", "grouped_f2", 0.4)
+    assert is_crop_split("crop_grouped") and not is_crop_split("grouped")
+    assert is_crop_model(crop_model_name("rcdnet")) and not is_crop_model("rcdnet")

@@ -118,5 +118,5 @@ def test_seeds_must_be_positive(seeds):
 def test_seeds_asked_for_reach_the_segmenter_even_where_the_profile_trains_one():
     from buslib.profiles import resolve_profile
 
-    assert (resolve_profile("cpu").seeds, resolve_profile("cpu").seg_seeds) == (2, 1)
+    assert (resolve_profile("cpu").seeds, resolve_profile("cpu").seg_seeds) == (1, 1)
     assert resolve_profile("cpu", seeds=3).seg_seeds == 3

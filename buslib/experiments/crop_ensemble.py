@@ -1,0 +1,112 @@
+"""Notebook 04's segment-then-classify ensembles: classifiers that take full-resolution images, so that crop
+classifiers (each with the U2NET-Lite of its own fold) and whole-image classifiers can be averaged together.
+
+A `CropClassifier` segments each image with its fold's U2NET-Lite and classifies the predicted-lesion crop; a
+`WholeImageClassifier` resizes the image as the study's arrays are made (`resize_image`, the same bytes as
+`load_arrays`). Both keep the thresholds that BUSI validation data chose; `FoldEnsemble` averages either kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..data.cache import resize_image
+from .classification import run_key
+from .crossval import JOIN
+from .external import FoldEnsemble, FrozenClassifier, load_frozen_classifiers
+from .lesion_crops import crop_model_name, crop_split, lesion_crops, predicted_masks
+from .segmenters import load_crop_segmenters
+
+__all__ = ["CropClassifier", "WholeImageClassifier", "load_crop_ensemble", "mixed_ensemble"]
+
+
+@dataclass(frozen=True)
+class _FullResolution:
+    """A frozen classifier behind an input step that turns full-resolution grey images into its inputs."""
+
+    classifier: FrozenClassifier
+
+    @property
+    def key(self) -> str:
+        return self.classifier.key
+
+    @property
+    def model_name(self) -> str:
+        return self.classifier.model_name
+
+    @property
+    def split(self) -> str:
+        return self.classifier.split
+
+    @property
+    def init(self) -> str:
+        return self.classifier.init
+
+    @property
+    def threshold(self) -> float:
+        return self.classifier.threshold
+
+    @property
+    def triage_threshold(self) -> float:
+        return self.classifier.triage_threshold
+
+
+@dataclass(frozen=True)
+class WholeImageClassifier(_FullResolution):
+    """A whole-image classifier on full-resolution images, resized to its `size`."""
+
+    size: int
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self.classifier.predict(np.stack([resize_image(image, self.size) for image in images]))
+
+
+@dataclass(frozen=True)
+class CropClassifier(_FullResolution):
+    """A crop classifier on full-resolution images: `segmenter` (its own fold's, at `seg_size`) finds the lesion,
+    the box widened by the training margin is classified at `size` (the whole image where no lesion is found)."""
+
+    segmenter: nn.Module
+    seg_size: int
+    size: int
+
+    @property
+    def model_name(self) -> str:
+        return crop_model_name(self.classifier.model_name)
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        masks = predicted_masks(self.segmenter, images, self.seg_size)
+        return self.classifier.predict(lesion_crops(images, masks, self.size))
+
+
+def load_crop_ensemble(report_dir: Path, size: int, seg_size: int) -> FoldEnsemble | None:
+    """Notebook 03's crop classifiers of every grouped split, each with its split's U2NET-Lite, as one fold
+    ensemble; None when fewer than two folds have both."""
+    segmenters = load_crop_segmenters(report_dir)
+    by_crop_split = {crop_split(split): segmenter for split, segmenter in segmenters.items()}
+    members = tuple(CropClassifier(clf, by_crop_split[clf.split], seg_size, size)
+                    for clf in load_frozen_classifiers(report_dir, size, splits=list(by_crop_split)))
+    if len(members) < 2:
+        return None
+    name, init = members[0].model_name, members[0].init
+    return FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init, members)
+
+
+def mixed_ensemble(name: str, whole: Sequence[FoldEnsemble], crop: FoldEnsemble, size: int) -> FoldEnsemble:
+    """Notebook 03's averaged row `name` (model names joined with `JOIN`) as one ensemble on full-resolution images:
+    the fold models of the whole-image ensembles in `whole` (resized to `size`) and those of `crop`."""
+    by_name = {e.model_name: e for e in whole if e.init == crop.init and JOIN not in e.model_name}
+    parts = name.split(JOIN)
+    missing = [part for part in parts if part not in by_name and part != crop.model_name]
+    if missing:
+        raise ValueError(f"'{name}': no {crop.init} fold ensemble of {missing}; have {sorted(by_name)} and "
+                         f"'{crop.model_name}'")
+    members = tuple(member for part in parts for member in
+                    (crop.members if part == crop.model_name else
+                     [WholeImageClassifier(m, size) for m in by_name[part].members]))
+    return FoldEnsemble(run_key(name, "binary", "ensemble", crop.init), name, crop.init, members)
