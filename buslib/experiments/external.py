@@ -153,12 +153,13 @@ def ensemble_vs_folds(ensembles: Sequence[FoldEnsemble], images: np.ndarray, lab
     """Dataset B AUC and accuracy of each ensemble beside each of its fold models alone."""
     rows = []
     for ensemble in ensembles:
-        for member in ensemble.members:
+        members = ensemble.member_probabilities(images)
+        for member, prob in zip(ensemble.members, members):
             which = member.split if member.model_name == ensemble.model_name else f"{member.model_name} {member.split}"
             rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": which,
-                         **_auc_accuracy(labels, member.predict(images), member.threshold)})
+                         **_auc_accuracy(labels, prob, member.threshold)})
         rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": "ensemble of the folds",
-                     **_auc_accuracy(labels, ensemble.predict(images), ensemble.threshold)})
+                     **_auc_accuracy(labels, members.mean(0), ensemble.threshold)})
     return pd.DataFrame(rows)
 
 
