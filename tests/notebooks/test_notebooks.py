@@ -125,8 +125,12 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"}
     assert set(binary.query("model == 'rcdnet'")["init"]) == {"imagenet", "scratch"}
     oof = pd.read_csv(out / "03_oof.csv")
-    assert len(oof) == 3 and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
-    assert oof["model"].iloc[2] == "_and_".join(oof["model"].iloc[:2])  # the two cross-validated models averaged
+    assert len(oof) in (4, 5) and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
+    assert oof["model"].iloc[2] == oof["model"].iloc[0] + "_crop"   # the headline's crop model, every fold
+    assert oof["model"].iloc[3] == "_and_".join(oof["model"].iloc[:2])  # the two cross-validated models averaged
+    if len(oof) == 5:   # the crop model joins the average only where pooled validation AUC rises
+        assert oof["model"].iloc[4] == "_and_".join(oof["model"].iloc[[0, 1, 2]])
+        assert oof["valid_auc"].iloc[4] > oof["valid_auc"].iloc[3]
     in_unit_interval(values, [f"cls_{k}_{m}" for k in oof["key"] for m in ("auc", "accuracy", "triage_recall")])
     for model in oof["model"].iloc[:2]:  # every fold model is saved for notebook 04's ensembles
         assert binary.loc[binary["model"] == model, "split"].str.startswith("grouped").sum() >= 3
@@ -136,9 +140,10 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     results = pd.read_csv(out / "03_results.csv")
     assert results["init"].notna().all() and {"grouped", "li_11_1_3", "liu_7_3"} <= set(results["split"])
     assert "cls_deepcardinal50_three_class_grouped_accuracy_normal" in values
-    crop = binary[binary["split"] == "crop_grouped"]    # segment, then classify: one model on fold 0
-    assert len(crop) == 1 and crop["model"].iloc[0] == oof["model"].iloc[0]  # the headline (first chosen) model
-    in_unit_interval(values, [f"cls_{crop['key'].iloc[0]}_{m}" for m in ("auc", "accuracy")])
+    crop = binary[binary["split"].str.startswith("crop_")]    # segment, then classify: one model per fold
+    assert crop["split"].tolist() == ["crop_grouped", "crop_grouped_f1", "crop_grouped_f2"]
+    assert (crop["model"] == oof["model"].iloc[0]).all()  # the headline (first chosen) model
+    in_unit_interval(values, [f"cls_{key}_{m}" for key in crop["key"] for m in ("auc", "accuracy")])
     assert len(pd.read_csv(out / "03_crop_vs_whole.csv")) == 2
     spread = [k for k in values if k.startswith("cls_seeds_") and k.endswith("_auc_sd")]
     assert len(spread) == 1 and values[spread[0]] >= 0
@@ -149,8 +154,8 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     check_report(out, "04_external_test")
     values = metrics(out)
     saved = pd.read_csv(out / "03_models.csv").query("task == 'binary' and not split.str.startswith('grouped_f') "
-                                                      "and split != 'crop_grouped'")
-    external = pd.read_csv(out / "04_classifiers.csv")
+                                                      "and not split.str.startswith('crop_')")
+    external = pd.read_csv(out / "04_classifiers.csv")   # whole-image classifiers; crop ones in 04_crop_vs_whole
     single = external[external["split"] != "ensemble"]
     assert single["threshold"].round(9).tolist() == saved["threshold"].round(9).tolist()
     in_unit_interval(values, [f"ext_{k}_{m}" for k in saved["key"] for m in ("accuracy", "recall", "specificity")])
@@ -164,7 +169,12 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
                               for m in ("iou", "dice_mean")])
     assert values["ext_datasetb_images"] == 24
     crop_vs_whole = pd.read_csv(out / "04_crop_vs_whole.csv")
-    assert crop_vs_whole["input"].tolist() == ["whole image", "predicted-lesion crop"]
+    assert crop_vs_whole["input"].tolist()[:4] == ["whole image"] * 2 + ["predicted-lesion crop"] * 2
+    assert crop_vs_whole["split"].tolist()[:4] == ["grouped", "ensemble", "crop_grouped", "ensemble"]
+    headline = pd.read_csv(out / "03_oof.csv")["model"].iloc[0]   # its crop classifier: fold 0 and all folds
+    assert crop_vs_whole["model"].tolist()[:4] == [headline] * 2 + [f"{headline}_crop"] * 2
+    in_unit_interval(values, [f"ext_{headline}_binary_crop_grouped_imagenet_auc",
+                              f"ext_{headline}_crop_binary_ensemble_imagenet_auc"])
     diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
     assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])
     detection = pd.read_csv(out / "04_detection.csv")  # notebook 02's lesion classifiers on Dataset B's lesions
