@@ -9,6 +9,7 @@ from buslib.data.cache import resize_image
 from buslib.experiments.crop_ensemble import CropClassifier, WholeImageClassifier, mixed_ensemble
 from buslib.experiments.external import FoldEnsemble, FrozenClassifier
 from buslib.experiments.lesion_crops import lesion_crops, predicted_masks
+from tests.stand_ins import BrightIsLesion
 
 
 class MeanBrightness(torch.nn.Module):
@@ -21,17 +22,6 @@ class MeanBrightness(torch.nn.Module):
     def forward(self, x):
         mean = x.mean(dim=(1, 2, 3)) * self.scale
         return torch.stack([-mean, mean], dim=1)
-
-
-class BrightIsLesion(torch.nn.Module):
-    """A stand-in segmenter: logit > 0 where the normalised input is bright."""
-
-    def __init__(self):
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.tensor(10.0))
-
-    def forward(self, x):
-        return x[:, :1] * self.scale
 
 
 def frozen(split: str, threshold: float = 0.5) -> FrozenClassifier:

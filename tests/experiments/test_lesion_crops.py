@@ -6,7 +6,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from buslib.experiments.classification import prepare_task
 from buslib.experiments.lesion_crops import (
@@ -21,17 +20,7 @@ from buslib.experiments.lesion_crops import (
     predicted_masks,
     run_crop_classifier,
 )
-
-
-class BrightIsLesion(torch.nn.Module):
-    """A stand-in segmenter: logit > 0 where the normalised input is bright."""
-
-    def __init__(self):
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.tensor(10.0))
-
-    def forward(self, x):
-        return x[:, :1] * self.scale
+from tests.stand_ins import BrightIsLesion
 
 
 def test_the_lesion_box_is_widened_by_the_margin_and_clipped_to_the_image():
