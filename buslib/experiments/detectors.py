@@ -17,7 +17,7 @@ __all__ = ["detector_folds", "load_detector_folds"]
 def detector_folds(detectors: Sequence[ClsRun], size: int) -> dict:
     """The lesion classifiers of every fold, for notebook 04 and `predict`: the architecture, the square input `size`
     they were trained at and, per fold split, the weights (half precision), whether it averages with the flip, and
-    its own detection threshold (at most `segmentation.MAX_NORMAL_FP` of its validation normals above it)."""
+    its own detection threshold (`segmentation.choose_detection_threshold` on its validation images)."""
     names = {detector.model_name for detector in detectors}
     if len(names) != 1 or any(detector.task != "lesion" for detector in detectors):
         raise ValueError(f"detector_folds wants lesion classifiers of one architecture, got {sorted(names)}")

@@ -27,6 +27,7 @@ from .classification import run_key
 from .crossval import JOIN
 from .detectors import load_detector_folds
 from .lesion_crops import is_crop_split
+from .member_predictions import MemberPredictions
 from .segmenters import load_segmenter, load_segmenter_ensemble  # re-exported: notebooks 03-04 import them here
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
@@ -77,12 +78,8 @@ class FoldEnsemble:
     def triage_threshold(self) -> float:
         return float(np.median([m.triage_threshold for m in self.members]))
 
-    def member_probabilities(self, images: np.ndarray) -> np.ndarray:
-        """P(malignant) of every member (members x images)."""
-        return np.stack([m.predict(images) for m in self.members])
-
     def predict(self, images: np.ndarray) -> np.ndarray:
-        return self.member_probabilities(images).mean(0)
+        return np.stack([m.predict(images) for m in self.members]).mean(0)
 
 
 def fold_ensembles(classifiers: Sequence[FrozenClassifier]) -> list[FoldEnsemble]:
@@ -129,14 +126,14 @@ def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
     return frozen
 
 
-def evaluate_external(classifiers: Sequence[FrozenClassifier | FoldEnsemble], images: np.ndarray, labels: np.ndarray,
-                      groups: Sequence | None = None, seed: int = 0,
+def evaluate_external(classifiers: Sequence[FrozenClassifier | FoldEnsemble], predictions: MemberPredictions,
+                      labels: np.ndarray, groups: Sequence | None = None, seed: int = 0,
                       n_resamples: int = 1000) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Metrics with 95% bootstrap CIs of every frozen classifier at its BUSI threshold; and P(malignant)
-    per image for each (by key)."""
+    per image for each (by key). `predictions` holds the images and runs each single model once."""
     rows, probabilities = [], {}
     for clf in classifiers:
-        prob = clf.predict(images)
+        prob = predictions(clf)
         probabilities[clf.key] = prob
         metrics = binary_metrics(labels, prob, clf.threshold)
         triaged = binary_metrics(labels, prob, clf.triage_threshold)
@@ -149,11 +146,12 @@ def evaluate_external(classifiers: Sequence[FrozenClassifier | FoldEnsemble], im
     return pd.DataFrame(rows), probabilities
 
 
-def ensemble_vs_folds(ensembles: Sequence[FoldEnsemble], images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+def ensemble_vs_folds(ensembles: Sequence[FoldEnsemble], predictions: MemberPredictions,
+                      labels: np.ndarray) -> pd.DataFrame:
     """Dataset B AUC and accuracy of each ensemble beside each of its fold models alone."""
     rows = []
     for ensemble in ensembles:
-        members = ensemble.member_probabilities(images)
+        members = predictions.members(ensemble)
         for member, prob in zip(ensemble.members, members):
             which = member.split if member.model_name == ensemble.model_name else f"{member.model_name} {member.split}"
             rows.append({"model": ensemble.model_name, "init": ensemble.init, "which": which,
@@ -171,14 +169,15 @@ def disagreement_level(member_probabilities: np.ndarray, share: float = REVIEW_S
     return float(np.quantile(member_probabilities.std(0), 1 - share))
 
 
-def disagreement_review(ensemble: FoldEnsemble, busi_images: np.ndarray, images: np.ndarray, labels: np.ndarray,
-                        share: float = REVIEW_SHARE) -> tuple[pd.DataFrame, float]:
+def disagreement_review(ensemble: FoldEnsemble, busi: MemberPredictions, external: MemberPredictions,
+                        labels: np.ndarray, share: float = REVIEW_SHARE) -> tuple[pd.DataFrame, float]:
     """Flag "uncertain, review" where the fold models disagree: member SD of P(malignant) above the level
     that the top `share` of BUSI images reach (chosen on BUSI, never on Dataset B; most BUSI images were
     training images of most members, so it is a low bar). Returns, for flagged and unflagged Dataset B
-    images, how many there are and how often the ensemble's call is wrong; and the SD level."""
-    level = disagreement_level(ensemble.member_probabilities(busi_images), share)
-    members = ensemble.member_probabilities(images)
+    images, how many there are and how often the ensemble's call is wrong; and the SD level. `busi` and `external`
+    hold the BUSI lesion images and Dataset B's."""
+    level = disagreement_level(busi.members(ensemble), share)
+    members = external.members(ensemble)
     flagged = members.std(0) > level
     wrong = (members.mean(0) >= ensemble.threshold).astype(int) != labels
     rows = [{"images": name, "count": int(part.sum()), "share": float(part.mean()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,7 +14,7 @@ from plotly.subplots import make_subplots
 from .drawing import TRUE_COLOUR, cam_overlay, compare_outlines, outline, tile
 
 __all__ = ["LABEL_COLOURS", "image_grid", "pair_tiles", "class_counts_figure", "size_figure", "mask_area_figure",
-           "outline_tiles", "learning_curves", "segmentation_tiles", "roc_figure", "confusion_figure",
+           "outline_tiles", "learning_curves", "segmentation_tiles", "roc_figure", "wrap_name", "confusion_figure",
            "reliability_figure", "metric_bars", "error_heatmap", "localisation_bars", "cam_gallery",
            "cam_example_tiles"]
 
@@ -110,18 +111,32 @@ def roc_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     return fig.update_layout(height=_legend_height(len(curves)), width=620)
 
 
+def wrap_name(name: str, width: int = 30) -> str:
+    """`name` broken into lines of at most `width` characters (longer single words stay whole) after its
+    underscores, joined with plotly's <br>: long run keys as subplot titles."""
+    lines = [""]
+    for part in re.split(r"(?<=_)", name):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "<br>".join(lines)
+
+
 def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int = 4) -> go.Figure:
     """Confusion matrices (true rows x predicted columns) side by side, counts written in each cell."""
     names = list(tables)
     rows = -(-len(names) // columns)
-    fig = make_subplots(rows=rows, cols=min(columns, len(names)), subplot_titles=names,
-                        horizontal_spacing=0.06, vertical_spacing=0.12)
+    fig = make_subplots(rows=rows, cols=min(columns, len(names)), subplot_titles=[wrap_name(n) for n in names],
+                        horizontal_spacing=0.08, vertical_spacing=0.5 / rows)
+    fig.update_annotations(font_size=11)
     for i, name in enumerate(names):
         table = tables[name]
         fig.add_trace(go.Heatmap(z=table.to_numpy(), x=[f"pred {c}" for c in table.columns],
                                  y=[f"true {c}" for c in table.index], text=table.to_numpy(), texttemplate="%{text}",
                                  colorscale="Blues", showscale=False), row=i // columns + 1, col=i % columns + 1)
     fig.update_yaxes(autorange="reversed")
+    for col in range(2, columns + 1):   # the row labels once per row: they would run into the matrix on their left
+        fig.update_yaxes(showticklabels=False, col=col)
     return fig.update_layout(title=title, height=260 * rows + 80)
 
 

@@ -72,15 +72,16 @@ def test_segmentation_ensemble_returns_the_logit_of_the_mean_probability():
 
 def test_review_flags_images_where_the_fold_models_disagree_at_a_level_set_on_busi():
     from buslib.experiments.external import disagreement_review
+    from buslib.experiments.member_predictions import MemberPredictions
 
-    class Members(FoldEnsemble):
-        def member_probabilities(self, images):
-            return np.asarray(images, float)   # the "images" here are the members' probabilities already
+    def reads_row(row: int, split: str):   # the "images" here are the members' probabilities already
+        return SimpleNamespace(key=split, split=split, threshold=0.5, predict=lambda images: np.asarray(images)[row])
 
-    ensemble = Members("k", "m", "imagenet", (member("grouped", 0.5, []), member("grouped_f1", 0.5, [])))
+    ensemble = FoldEnsemble("k", "m", "imagenet", (reads_row(0, "grouped"), reads_row(1, "grouped_f1")))
     busi = np.array([[0.1, 0.2, 0.8, 0.9] * 5, [0.1, 0.2, 0.8, 0.9] * 4 + [0.1, 0.2, 0.3, 0.9]])  # one disagreement
     external = np.array([[0.9, 0.9, 0.1, 0.2], [0.0, 0.9, 0.1, 0.2]])   # image 0 split (mean 0.45: wrong)
-    table, level = disagreement_review(ensemble, busi, external, np.array([1, 1, 0, 0]))
+    table, level = disagreement_review(ensemble, MemberPredictions(busi), MemberPredictions(external),
+                                       np.array([1, 1, 0, 0]))
     assert 0 <= level < 0.4
     assert table["count"].tolist() == [1, 3] and table["error_rate"].tolist() == [1.0, 0.0]
 

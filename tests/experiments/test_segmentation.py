@@ -150,6 +150,23 @@ def test_the_detection_threshold_lets_through_at_most_the_chosen_share_of_normal
     assert choose_detection_threshold(scores, np.ones(12, bool)) == 0.0   # no normal image: report every one
 
 
+def test_the_detection_threshold_is_the_conformal_quantile_of_the_validation_normals():
+    from buslib.experiments.segmentation import choose_detection_threshold
+    normal = np.arange(1, 27) / 100                 # 26 validation normals, scores 0.01 .. 0.26
+    scores, has_lesion = np.r_[normal, 0.9], np.r_[np.zeros(26, bool), True]
+    # 5%: ceil(27 * 0.95) = 26th lowest, the highest (a new normal passes it with probability 1/27); the plain
+    # empirical quantile would take the 2nd highest, which 2 in 27 new normals pass
+    assert choose_detection_threshold(scores, has_lesion, max_normal_fp=0.05) == 0.26
+    assert choose_detection_threshold(scores, has_lesion, max_normal_fp=0.10) == 0.25   # ceil(24.3) = 25th lowest
+    assert choose_detection_threshold(scores[:5], has_lesion[:5], max_normal_fp=0.05) == 0.05  # too few: the highest
+    rng = np.random.default_rng(0)                  # on new normal images the aim holds, on average: 2 in 27 pass
+    passed = []
+    for _ in range(2000):
+        valid, new = rng.random(26), rng.random(200)
+        passed.append((new > choose_detection_threshold(valid, np.zeros(26, bool), max_normal_fp=0.1)).mean())
+    assert abs(np.mean(passed) - 2 / 27) < 0.005
+
+
 def test_delineation_is_scored_apart_from_detection():
     from buslib.eval.segmentation import score_cases, summarise_cases
     mask = np.pad(np.ones((4, 4), bool), 3)

@@ -1,0 +1,24 @@
+import numpy as np
+import pandas as pd
+
+from buslib.report.figures import confusion_figure, wrap_name
+
+
+def test_long_run_keys_wrap_after_underscores_and_lose_no_character():
+    key = "effnet_lite2_and_rcdnet_and_effnet_lite2_crop_binary_ensemble_imagenet"
+    lines = wrap_name(key, width=30).split("<br>")
+    assert "".join(lines) == key
+    assert len(lines) == 3 and all(len(line) <= 30 for line in lines)
+    assert wrap_name("resnet50") == "resnet50"
+    assert wrap_name("a_much_longer_single_word_than_the_width", width=5).split("<br>")[1] == "much_"
+
+
+def test_confusion_figure_titles_each_matrix_and_labels_rows_once_per_row():
+    table = pd.DataFrame([[3, 1], [2, 4]], index=["benign", "malignant"], columns=["benign", "malignant"])
+    names = [f"model_{i}_binary_ensemble_imagenet_with_a_long_name" for i in range(5)]
+    fig = confusion_figure({name: table for name in names}, "t", columns=4)
+    titles = [a.text.replace("<br>", "") for a in fig.layout.annotations]
+    assert titles == names
+    assert [np.asarray(t.z).sum() for t in fig.data] == [10] * 5
+    assert fig.layout.yaxis.showticklabels is not False and fig.layout.yaxis2.showticklabels is False
+    assert fig.layout.yaxis5.showticklabels is not False   # first column of the second row
