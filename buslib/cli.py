@@ -67,7 +67,7 @@ def _bench(args: argparse.Namespace) -> int:
         run_loop_benchmarks(chosen, sizes, out, args.train_images, args.workers)
         return 0
     run_benchmarks({m: factories[m] for m in chosen}, sizes, out, batch=args.batch, steps=args.steps,
-                   bf16=not args.fp32, channels_last=not args.no_channels_last)
+                   bf16=False if args.fp32 else None, channels_last=not args.no_channels_last)
     return 0
 
 
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--sizes", default="160,320")
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--steps", type=int, default=3)
-    bench.add_argument("--fp32", action="store_true", help="no bf16 autocast")
+    bench.add_argument("--fp32", action="store_true",
+                       help="no bf16 autocast (default: bf16 where the CPU runs it natively, or as $BUSLIB_BF16 says)")
     bench.add_argument("--no-channels-last", action="store_true")
     bench.add_argument("--out", default="", help="write the results as JSON here")
     bench.add_argument("--loop", action="store_true",

@@ -17,7 +17,7 @@ from ..data.cache import load_arrays, resize_image
 from ..data.cohort import load_full_resolution, load_split_table
 from ..data.readers import read_busi
 from ..eval.segmentation import confusion_counts, pixel_metrics
-from ..infer import SEGMENTER_PATHS, masks_at_original_size, segmenter_path, timed
+from ..infer import SEGMENTER_PATHS, masks_at_original_size, segmenter_path, timed, use_bf16
 from .export import BUNDLES_DIR, segmenter_bundle
 
 __all__ = ["IOU_TOLERANCE", "CHOICE_FILE", "BENCH_FILE", "benchmark_segmenter_paths", "chosen_path"]
@@ -70,6 +70,9 @@ def benchmark_segmenter_paths(report_dir: Path, data_root: Path, bench_size: int
 
 
 def chosen_path(bundle_folder: Path) -> str:
-    """The path the benchmark chose for these bundles, or eager bf16 (the study's own) when none was measured."""
+    """The path the benchmark chose for these bundles or, when none was measured, the study's own: eager PyTorch in
+    bf16 where this CPU runs it natively, else in fp32."""
     choice = Path(bundle_folder) / CHOICE_FILE
-    return json.loads(choice.read_text())["path"] if choice.is_file() else "eager_bf16"
+    if choice.is_file():
+        return json.loads(choice.read_text())["path"]
+    return "eager_bf16" if use_bf16(torch.device("cpu")) else "eager_fp32"

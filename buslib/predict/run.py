@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..data.cache import resize_image
 from ..data.images import DataError
 from ..experiments.interpretability import compute_cams
-from ..infer import masks_at_original_size, predict_seg_logits, segmenter_path
+from ..infer import masks_at_original_size, predict_seg_logits, segmenter_path, use_bf16
 from ..models.bundle import ModelBundle
 from ..report.drawing import PRED_COLOUR, cam_overlay, outline
 from .ensemble import member_probabilities
@@ -55,7 +55,8 @@ class Predictor:
         self.det_members = self.detector.build_members() if self.detector is not None else []
         self.seg_members = self.segmenter.build_members() if self.segmenter.members > 1 else []
         if self.seg_members:
-            self.path = f"eager_bf16, mean of {len(self.seg_members)} fold models"
+            precision = "bf16" if use_bf16(torch.device("cpu")) else "fp32"
+            self.path = f"eager_{precision}, mean of {len(self.seg_members)} fold models"
         else:
             self.path = chosen_path(self.folder)
             self.segment = segmenter_path(self.path, self.segmenter.build(), self.segmenter.size, self.folder,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.loaders import build_dataloaders
-from ..infer import autocast, inference_ms_per_image, timed
+from ..infer import autocast, inference_ms_per_image, timed, use_bf16
 from ..models.registry import create_classifier, get_spec
 from ..models.u2net import STAGES, U2Net
 from ..train.classification import cls_learner, get_cls_recipe
@@ -24,7 +24,7 @@ from ..train.segmentation import get_seg_recipe, seg_learner
 __all__ = ["bench_model", "run_benchmarks", "latency_table", "bench_training_loop", "run_loop_benchmarks"]
 
 
-def bench_model(model: nn.Module, size: int, batch: int = 8, steps: int = 3, bf16: bool = True,
+def bench_model(model: nn.Module, size: int, batch: int = 8, steps: int = 3, bf16: bool | None = None,
                 channels_last: bool = True) -> dict[str, float]:
     """Mean time of `steps` training steps (batch `batch`) and single-image inferences, after one warm-up each."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -49,7 +49,7 @@ def bench_model(model: nn.Module, size: int, batch: int = 8, steps: int = 3, bf1
 def run_benchmarks(factories: dict[str, Callable[[int], nn.Module]], sizes: list[int], out: Path | None,
                    **kwargs) -> list[dict]:
     """Benchmark every model at every size; print a line each and optionally write JSON."""
-    rows = []
+    rows, kwargs = [], kwargs | {"bf16": use_bf16(torch.device("cpu"), kwargs.get("bf16"))}
     for name, factory in factories.items():
         for size in sizes:
             result = {"model": name, "size": size, "threads": torch.get_num_threads(), **kwargs,
@@ -62,7 +62,7 @@ def run_benchmarks(factories: dict[str, Callable[[int], nn.Module]], sizes: list
 
 
 def latency_table(factories: dict[str, Callable[[], nn.Module]], sizes: list[int], steps: int = 3,
-                  bf16: bool = True) -> pd.DataFrame:
+                  bf16: bool | None = None) -> pd.DataFrame:
     """Single-image inference ms per model and input size on this machine."""
     return pd.DataFrame([{"model": name, "size_px": size,
                           "infer_ms_per_image": inference_ms_per_image(factory(), size, steps, bf16)}

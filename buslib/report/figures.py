@@ -127,7 +127,7 @@ def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int =
     names = list(tables)
     rows = -(-len(names) // columns)
     fig = make_subplots(rows=rows, cols=min(columns, len(names)), subplot_titles=[wrap_name(n) for n in names],
-                        horizontal_spacing=0.08, vertical_spacing=min(0.3, 100 / (260 * rows - 100)))  # ~100 px: ticks, titles
+                        horizontal_spacing=0.08, vertical_spacing=min(0.3, 100 / (260 * rows - 100)))  # ~100 px
     fig.update_annotations(font_size=11)
     for i, name in enumerate(names):
         table = tables[name]

@@ -12,6 +12,7 @@ import torch
 
 from ..data.checks import manifest_facts
 from ..data.phantom import is_phantom
+from ..infer.torch_paths import describe_bf16
 from ..profiles import Profile
 from .context import REPO_ROOT
 from .publish import read_failures, read_run_records
@@ -43,6 +44,7 @@ def environment_facts() -> dict[str, str]:
         "cpu": _cpu_name(),
         "cpu cores": str(torch.get_num_threads()),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "bf16 autocast": describe_bf16(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
         "git commit": git_commit(),
     }
     for package in PACKAGES:

@@ -55,7 +55,7 @@ def get_cls_recipe(name: str) -> ClsRecipe:
 
 
 def cls_learner(model: nn.Module, dls: DataLoaders, recipe: ClsRecipe, num_classes: int, path: Path,
-                bf16: bool = True, label: str = "") -> Learner:
+                bf16: bool | None = None, label: str = "") -> Learner:
     """A fastai Learner with the recipe's optimiser (L2 weight decay, as torch's Adam), loss and Mixup;
     `label` names the run in the per-epoch console line."""
     smoothing = recipe.label_smoothing

@@ -50,7 +50,7 @@ def get_seg_recipe(name: str) -> SegRecipe:
 
 
 def seg_learner(model: nn.Module, dls: DataLoaders, recipe: SegRecipe, path: Path,
-                cbs: Sequence[Callback] = (), bf16: bool = True, label: str = "") -> Learner:
+                cbs: Sequence[Callback] = (), bf16: bool | None = None, label: str = "") -> Learner:
     """A fastai Learner for U2-Net with the recipe's optimiser and deep-supervision loss; `label` names
     the run in the per-epoch console line."""
     opt_func = partial(SGD, mom=0.9, decouple_wd=False) if recipe.optimizer == "sgd" else Adam
