@@ -18,7 +18,7 @@ from torch import nn
 from ..data.cache import resize_image
 from .classification import run_key
 from .crossval import JOIN
-from .external import FoldEnsemble, FrozenClassifier, load_frozen_classifiers
+from .external import FoldEnsemble, FrozenClassifier, fold_ensembles_by_name, load_frozen_classifiers
 from .lesion_crops import crop_model_name, crop_split, lesion_crops, predicted_masks
 from .segmenters import load_crop_segmenters
 
@@ -97,16 +97,13 @@ def load_crop_ensemble(report_dir: Path, size: int, seg_size: int) -> FoldEnsemb
     return FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init, members)
 
 
-def mixed_ensemble(name: str, whole: Sequence[FoldEnsemble], crop: FoldEnsemble, size: int) -> FoldEnsemble:
-    """Notebook 03's averaged row `name` (model names joined with `JOIN`) as one ensemble on full-resolution images:
-    the fold models of the whole-image ensembles in `whole` (resized to `size`) and those of `crop`."""
-    by_name = {e.model_name: e for e in whole if e.init == crop.init and JOIN not in e.model_name}
-    parts = name.split(JOIN)
-    missing = [part for part in parts if part not in by_name and part != crop.model_name]
-    if missing:
-        raise ValueError(f"'{name}': no {crop.init} fold ensemble of {missing}; have {sorted(by_name)} and "
-                         f"'{crop.model_name}'")
-    members = tuple(member for part in parts for member in
+def mixed_ensemble(name: str, init: str, whole: Sequence[FoldEnsemble], crop: FoldEnsemble,
+                   size: int) -> FoldEnsemble:
+    """Notebook 03's averaged row `name` (model names joined with `JOIN`, its `init` label as there) as one ensemble
+    on full-resolution images: the fold models of the whole-image ensembles in `whole` (resized to `size`) and those
+    of `crop`."""
+    wholes = iter(fold_ensembles_by_name(whole, [p for p in name.split(JOIN) if p != crop.model_name]))
+    members = tuple(member for part in name.split(JOIN) for member in
                     (crop.members if part == crop.model_name else
-                     [WholeImageClassifier(m, size) for m in by_name[part].members]))
-    return FoldEnsemble(run_key(name, "binary", "ensemble", crop.init), name, crop.init, members)
+                     [WholeImageClassifier(m, size) for m in next(wholes).members]))
+    return FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init, members)

@@ -53,7 +53,8 @@ def run_folds(first: ClsRun, data: TaskData, workdir: Path, seed: int = 0) -> li
 
 def averaged_folds(cv: Sequence[Sequence[ClsRun]]) -> list[ClsRun]:
     """The cross-validated models averaged fold by fold: each image's P(malignant) is the mean of theirs, and each
-    fold's thresholds are chosen again on the mean's validation predictions. The model name joins theirs with `JOIN`."""
+    fold's thresholds are chosen again on the mean's validation predictions. The model name joins theirs with `JOIN`,
+    and so does the initialisation where theirs differ."""
     averaged = []
     for runs in zip(*cv, strict=True):
         if len({r.split for r in runs}) != 1:
@@ -61,7 +62,9 @@ def averaged_folds(cv: Sequence[Sequence[ClsRun]]) -> list[ClsRun]:
         test, valid = (_mean_probabilities([getattr(r, part) for r in runs]) for part in ("test", "valid"))
         threshold, triage, metrics = frozen_decisions(valid["y"], valid["prob_malignant"], test["y"],
                                                       test["prob_malignant"])
-        averaged.append(replace(runs[0], model_name=JOIN.join(r.model_name for r in runs), test=test, valid=valid,
+        inits = list(dict.fromkeys(r.init for r in runs))   # one, or every one joined: 'imagenet_and_scratch'
+        averaged.append(replace(runs[0], model_name=JOIN.join(r.model_name for r in runs), init=JOIN.join(inits),
+                                test=test, valid=valid,
                                 threshold=threshold, triage_threshold=triage, metrics=metrics, ci=None,
                                 tta=any(r.tta for r in runs)))
     return averaged
@@ -127,8 +130,10 @@ def out_of_fold(runs: Sequence[ClsRun], seed: int = 0, n_resamples: int = 1000) 
 
 
 def oof_key(run: ClsRun) -> str:
-    """The metrics name of a cross-validated model, e.g. 'effnet_lite0_binary_oof_pretrained'."""
-    return f"{run.model_name}_{run.task}_oof_{'pretrained' if run.init == 'imagenet' else 'scratch'}"
+    """The metrics name of a cross-validated model, e.g. 'effnet_lite0_binary_oof_pretrained' ('_mixed' for an
+    average of ImageNet-started and scratch models)."""
+    start = {"imagenet": "pretrained", "scratch": "scratch"}.get(run.init, "mixed")
+    return f"{run.model_name}_{run.task}_oof_{start}"
 
 
 def oof_table(cv: Sequence[Sequence[ClsRun]], seed: int = 0) -> pd.DataFrame:

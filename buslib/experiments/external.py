@@ -30,7 +30,8 @@ from .lesion_crops import is_crop_split
 from .member_predictions import MemberPredictions
 from .segmenters import load_segmenter, load_segmenter_ensemble  # re-exported: notebooks 03-04 import them here
 
-__all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "combined_ensemble", "ensemble_vs_folds",
+__all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "fold_ensembles_by_name", "named_average",
+           "ensemble_vs_folds",
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
            "run_keys", "internal_auc", "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis",
            "load_segmenter", "load_segmenter_ensemble", "evaluate_segmenters", "external_detection"]
@@ -92,17 +93,28 @@ def fold_ensembles(classifiers: Sequence[FrozenClassifier]) -> list[FoldEnsemble
             for (name, init), members in by_model.items() if len(members) > 1]
 
 
-def combined_ensemble(ensembles: Sequence[FoldEnsemble]) -> list[FoldEnsemble]:
-    """The fold ensembles of one initialisation pooled into one (every fold model of every architecture, model
-    names joined with `JOIN` as notebook 03's averaged out-of-fold row): empty when there are fewer than two."""
-    combined = []
-    for init in dict.fromkeys(e.init for e in ensembles):
-        parts = [e for e in ensembles if e.init == init and JOIN not in e.model_name]
-        if len(parts) > 1:
-            name = JOIN.join(e.model_name for e in parts)
-            combined.append(FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init,
-                                         tuple(m for e in parts for m in e.members)))
-    return combined
+def fold_ensembles_by_name(ensembles: Sequence[FoldEnsemble], parts: Sequence[str]) -> list[FoldEnsemble]:
+    """The single-architecture fold ensembles named `parts` (notebook 03's model names), in that order."""
+    by_name: dict[str, FoldEnsemble] = {}
+    for ensemble in ensembles:
+        if JOIN not in ensemble.model_name:
+            if ensemble.model_name in by_name:
+                raise ValueError(f"two fold ensembles named '{ensemble.model_name}' (initialisations "
+                                 f"{by_name[ensemble.model_name].init} and {ensemble.init}): an average cannot tell "
+                                 "them apart")
+            by_name[ensemble.model_name] = ensemble
+    missing = [part for part in parts if part not in by_name]
+    if missing:
+        raise ValueError(f"no fold ensemble of {missing}; have {sorted(by_name)}")
+    return [by_name[part] for part in parts]
+
+
+def named_average(name: str, init: str, ensembles: Sequence[FoldEnsemble]) -> FoldEnsemble:
+    """Notebook 03's averaged out-of-fold row `name` (model names joined with `JOIN`, its `init` label as there) as
+    one ensemble of every fold model of those architectures, whatever each one's initialisation."""
+    parts = fold_ensembles_by_name(ensembles, name.split(JOIN))
+    return FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init,
+                        tuple(m for part in parts for m in part.members))
 
 
 def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",

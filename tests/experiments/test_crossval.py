@@ -1,6 +1,7 @@
 """Cross-validation of classifiers: pooled out-of-fold metrics with each fold's own thresholds, and the
 fold ensembles notebook 04 builds from them."""
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -110,16 +111,28 @@ def test_averaged_folds_average_each_fold_and_choose_its_thresholds_again_on_val
         averaged_folds([a, [cls_run("b", "grouped_f1", [0.5] * 4, [0.5] * 4)]])
 
 
-def test_the_combined_ensemble_pools_every_fold_model_of_every_cross_validated_architecture():
-    from buslib.experiments.external import combined_ensemble
+def test_notebook_03s_average_is_rebuilt_by_name_from_every_fold_model_whatever_the_initialisation():
+    from buslib.experiments.external import named_average
     first = FoldEnsemble("a_binary_ensemble_imagenet", "a", "imagenet",
                          (member("grouped", 0.2, [0.1, 0.9]), member("grouped_f1", 0.4, [0.3, 0.7])))
-    second = FoldEnsemble("b_binary_ensemble_imagenet", "b", "imagenet",
+    second = FoldEnsemble("b_binary_ensemble", "b", "scratch",
                           (member("grouped", 0.6, [0.5, 0.5]), member("grouped_f1", 0.8, [0.5, 0.5])))
-    [both] = combined_ensemble([first, second])
-    assert both.key == "a_and_b_binary_ensemble_imagenet" and len(both.members) == 4
+    both = named_average("b_and_a", "scratch_and_imagenet", [first, second])   # 03's order and label
+    assert both.key == "b_and_a_binary_ensemble" and both.members == second.members + first.members
     np.testing.assert_allclose(both.predict(np.zeros((2, 4, 4))), [0.35, 0.65])
-    assert combined_ensemble([first]) == []
+    with pytest.raises(ValueError, match="no fold ensemble of \\['c'\\]"):
+        named_average("a_and_c", "imagenet", [first, second])
+    with pytest.raises(ValueError, match="two fold ensembles named 'a'"):
+        named_average("a_and_b", "imagenet", [first, second, FoldEnsemble("k", "a", "scratch", first.members)])
+
+
+def test_an_average_of_imagenet_and_scratch_models_says_so_in_its_initialisation():
+    from buslib.experiments.crossval import averaged_folds
+    a = [cls_run("a", "grouped", [0.9, 0.2, 0.6, 0.1], [0.8, 0.7, 0.3, 0.2])]
+    b = [replace(cls_run("b", "grouped", [0.5, 0.8, 0.1, 0.4], [0.6, 0.7, 0.4, 0.1]), init="scratch")]
+    [mean] = averaged_folds([a, b])
+    assert mean.init == "imagenet_and_scratch" and oof_table([[mean]]).loc[0, "key"] == "a_and_b_binary_oof_mixed"
+    assert averaged_folds([a, a])[0].init == "imagenet"
 
 
 def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_their_mean(phantom_root, tmp_path):
