@@ -11,6 +11,7 @@ import pytest
 
 from buslib.cli import main
 from buslib.data.cohort import load_split_table
+from buslib.experiments.classification import run_key
 from buslib.report.runner import NOTEBOOKS_DIR, run_study
 
 pytestmark = pytest.mark.notebook
@@ -161,8 +162,8 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     in_unit_interval(values, [f"ext_{k}_{m}" for k in saved["key"] for m in ("accuracy", "recall", "specificity")])
     ensembles = external[external["split"] == "ensemble"]
     assert len(ensembles) == 3 and "_and_" in ensembles["model"].iloc[2]  # two fold ensembles and both together
-    in_unit_interval(values, [f"ext_{m}_binary_ensemble_imagenet_{k}" for m in ensembles["model"]
-                              for k in ("auc", "triage_recall")])
+    keys = [run_key(r.model, "binary", "ensemble", r.init) for r in ensembles.itertuples()]
+    in_unit_interval(values, [f"ext_{key}_{k}" for key in keys for k in ("auc", "triage_recall")])
     in_unit_interval(values, ["ext_review_flagged_share", "ext_review_error_rate_unflagged"])
     assert 0 <= values["ext_headline_ensemble_auc"] <= 1
     in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in ("u2netp", "u2netp_ensemble", "u2net")
