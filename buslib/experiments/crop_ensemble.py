@@ -9,7 +9,7 @@ A `CropClassifier` segments each image with its fold's U2NET-Lite and classifies
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from torch import nn
 from ..data.cache import resize_image
 from .classification import run_key
 from .crossval import JOIN
-from .external import FoldEnsemble, FrozenClassifier, fold_ensembles_by_name, load_frozen_classifiers
+from .external import FoldEnsemble, FrozenClassifier, load_frozen_classifiers, named_average
 from .lesion_crops import crop_model_name, crop_split, lesion_crops, predicted_masks
 from .segmenters import load_crop_segmenters
 
@@ -101,9 +101,7 @@ def mixed_ensemble(name: str, init: str, whole: Sequence[FoldEnsemble], crop: Fo
                    size: int) -> FoldEnsemble:
     """Notebook 03's averaged row `name` (model names joined with `JOIN`, its `init` label as there) as one ensemble
     on full-resolution images: the fold models of the whole-image ensembles in `whole` (resized to `size`) and those
-    of `crop`."""
-    wholes = iter(fold_ensembles_by_name(whole, [p for p in name.split(JOIN) if p != crop.model_name]))
-    members = tuple(member for part in name.split(JOIN) for member in
-                    (crop.members if part == crop.model_name else
-                     [WholeImageClassifier(m, size) for m in next(wholes).members]))
-    return FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init, members)
+    of `crop`, as `named_average` builds it."""
+    resized = [replace(e, members=tuple(WholeImageClassifier(m, size) for m in e.members))
+               for e in whole if JOIN not in e.model_name]
+    return named_average(name, init, [*resized, crop])
