@@ -17,7 +17,6 @@ from torch import nn
 
 from ..data.cache import resize_image
 from .classification import run_key
-from .crossval import JOIN
 from .external import FoldEnsemble, FrozenClassifier, load_frozen_classifiers, named_average
 from .lesion_crops import crop_model_name, crop_split, lesion_crops, predicted_masks
 from .segmenters import load_crop_segmenters
@@ -102,6 +101,5 @@ def mixed_ensemble(name: str, init: str, whole: Sequence[FoldEnsemble], crop: Fo
     """Notebook 03's averaged row `name` (model names joined with `JOIN`, its `init` label as there) as one ensemble
     on full-resolution images: the fold models of the whole-image ensembles in `whole` (resized to `size`) and those
     of `crop`, as `named_average` builds it."""
-    resized = [replace(e, members=tuple(WholeImageClassifier(m, size) for m in e.members))
-               for e in whole if JOIN not in e.model_name]
+    resized = [replace(e, members=tuple(WholeImageClassifier(m, size) for m in e.members)) for e in whole]
     return named_average(name, init, [*resized, crop])
