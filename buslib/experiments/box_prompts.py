@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
+from ..infer import use_bf16
 from ..models.medsam import box_prompt, segment_with_boxes
 from .segmentation import SegRun, case_groups
 
@@ -25,7 +27,7 @@ def medsam_cases(run: SegRun, model: nn.Module, test_images: Sequence[np.ndarray
     detection decisions, so only the outlines differ) and the masks, by box."""
     boxes = {"predicted_box": [box_prompt(p) for p in run.predictions],
              "true_box": [box_prompt(m) for m in test_masks]}
-    masks = segment_with_boxes(model, test_images, boxes)
+    masks = segment_with_boxes(model, test_images, boxes, bf16=use_bf16(torch.device("cpu")))
     detected = run.cases["detected"].to_numpy(bool)
     return {name: (score_cases(run.cases["image_id"], masks[name], test_masks, detected=detected), masks[name])
             for name in BOXES}

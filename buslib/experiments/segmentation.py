@@ -15,7 +15,7 @@ from ..data.splits import fold_roles, fold_split, role_rows
 from ..eval.classification import binary_metrics
 from ..eval.segmentation import confusion_counts, pixel_metrics, score_cases, summarise_cases
 from ..eval.stats import format_ci
-from ..infer import masks_at_original_size, predict_seg_logits
+from ..infer import masks_at_original_size, predict_seg_logits, predict_seg_logits_with_flip
 from ..models.pretrained import u2net_duts
 from ..models.size import model_size
 from ..models.u2net import U2Net
@@ -127,7 +127,7 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     fit(learn, recipe, epochs)
     model = learn.model.eval()
     valid_images, valid_masks = images[rows["valid"]], masks[rows["valid"]]
-    plain, flipped = (predict_seg_logits(model, valid_images, tta=flip, progress=False) for flip in (False, True))
+    plain, flipped = predict_seg_logits_with_flip(model, valid_images, progress=False)
     valid_iou, valid_iou_tta = pooled_iou(plain > 0, valid_masks), pooled_iou(flipped > 0, valid_masks)
     tta = valid_iou_tta > valid_iou if tta is None else tta
     valid = pd.DataFrame({"image_id": frame["image_id"].to_numpy()[rows["valid"]],

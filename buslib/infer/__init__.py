@@ -9,11 +9,13 @@ from .torch_paths import (
     masks_at_original_size,
     predict_proba,
     predict_seg_logits,
+    predict_seg_logits_with_flip,
     timed,
     to_input,
     use_bf16,
 )
 
 __all__ = ["SEGMENTER_PATHS", "export_onnx", "quantize_int8", "segmenter_path", "BF16_ENV", "autocast",
-           "inference_ms_per_image", "masks_at_original_size", "predict_proba", "predict_seg_logits", "timed",
+           "inference_ms_per_image", "masks_at_original_size", "predict_proba", "predict_seg_logits",
+           "predict_seg_logits_with_flip", "timed",
            "to_input", "use_bf16"]

@@ -92,15 +92,25 @@ def predict_seg_logits(model: nn.Module, images: np.ndarray, batch_size: int = 1
                        bf16: bool | None = None, progress: bool = True, tta: bool = False) -> np.ndarray:
     """U2-Net fused-map logits (N, S, S) float32 for uint8 images (N, S, S) at the training resolution;
     `tta` averages the probabilities of the image and its horizontal flip (returned as logits)."""
+    if tta:
+        return predict_seg_logits_with_flip(model, images, batch_size, stats, bf16, progress)[1]
     if not len(images):
         return np.empty(images.shape, np.float32)
-    logits = torch.cat([out[:, 0] for out in _batched_outputs(model, images, stats, batch_size, bf16, progress,
-                                                             "predicting masks")])
-    if tta:
-        flipped = torch.cat([out[:, 0] for out in _batched_outputs(model, images, stats, batch_size, bf16, progress,
-                                                                  "predicting flipped", hflip=True)])
-        logits = torch.logit((logits.sigmoid() + flipped.sigmoid()) / 2, eps=1e-6)
-    return logits.numpy()
+    return torch.cat([out[:, 0] for out in _batched_outputs(model, images, stats, batch_size, bf16, progress,
+                                                           "predicting masks")]).numpy()
+
+
+def predict_seg_logits_with_flip(model: nn.Module, images: np.ndarray, batch_size: int = 16,
+                                 stats: Stats = IMAGENET_STATS, bf16: bool | None = None,
+                                 progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """`predict_seg_logits` without and with `tta` at the cost of one pass each (plain, then flip-averaged)."""
+    plain = predict_seg_logits(model, images, batch_size, stats, bf16, progress)
+    if not len(images):
+        return plain, plain
+    flipped = torch.cat([out[:, 0] for out in _batched_outputs(model, images, stats, batch_size, bf16, progress,
+                                                              "predicting flipped", hflip=True)])
+    averaged = torch.logit((torch.from_numpy(plain).sigmoid() + flipped.sigmoid()) / 2, eps=1e-6)
+    return plain, averaged.numpy()
 
 
 def predict_proba(model: nn.Module, images: np.ndarray, stats: Stats, batch_size: int = 32,

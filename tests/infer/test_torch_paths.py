@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from buslib.infer import predict_proba, predict_seg_logits
+from buslib.infer import predict_proba, predict_seg_logits, predict_seg_logits_with_flip
 
 
 class LeftHalf(nn.Module):
@@ -49,3 +49,12 @@ def test_flip_averaging_of_class_probabilities_uses_the_mirrored_image():
     averaged = predict_proba(model, images, ((0.0,) * 3, (1.0,) * 3), bf16=False, tta=True)
     mirrored = 0.5                              # logits (0, 0) on the mirror
     np.testing.assert_allclose(averaged[:, 1], (plain[:, 1] + mirrored) / 2, rtol=1e-5)
+
+
+def test_one_call_gives_the_plain_and_the_flip_averaged_maps_of_two_calls():
+    images = np.random.default_rng(0).integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    model = nn.Conv2d(3, 1, 3, padding=1)
+    plain, averaged = predict_seg_logits_with_flip(model, images, progress=False)
+    np.testing.assert_array_equal(plain, predict_seg_logits(model, images, progress=False))
+    np.testing.assert_array_equal(averaged, predict_seg_logits(model, images, progress=False, tta=True))
+    assert not np.allclose(plain, averaged)   # the conv is not mirror-symmetric: the flip changes the map
