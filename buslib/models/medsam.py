@@ -66,18 +66,16 @@ def segment_with_boxes(model: nn.Module, images: Sequence[np.ndarray],
     masks: dict[str, list] = {name: [] for name in boxes}
     for i, image in enumerate(tqdm(images, desc="LiteMedSAM", disable=not progress)):
         h, w = np.shape(image)[:2]
-        if all(per_image[i] is None for per_image in boxes.values()):
-            for name in boxes:
-                masks[name].append(np.zeros((h, w), bool))
-            continue
-        pixels, scale = medsam_input(image)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            embedding = model.image_encoder(pixels).float()
+        embedding = None
         for name, per_image in boxes.items():
             box = per_image[i]
             if box is None:
                 masks[name].append(np.zeros((h, w), bool))
                 continue
+            if embedding is None:
+                pixels, scale = medsam_input(image)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    embedding = model.image_encoder(pixels).float()
             sparse, dense = model.prompt_encoder(points=None, boxes=torch.as_tensor(box * scale)[None, None],
                                                  masks=None)
             low, _ = model.mask_decoder(image_embeddings=embedding, image_pe=model.prompt_encoder.get_dense_pe(),
