@@ -47,7 +47,7 @@ PROFILES = {
                    # headline models and their 5 folds; the from-scratch rows of the papers' comparison get fewer,
                    # and full U2NET (44 M parameters, 3 min an epoch here) runs only in the gpu profile
                    seg_size=128, seg_epochs=4, seg_epochs_scratch=4, seg_epochs_full=0, seg_probe_epochs=1,
-                   cls_size=128, cls_epochs=4, cls_epochs_pretrained=12, detector_epochs=8,
+                   cls_size=128, cls_epochs=4, cls_epochs_pretrained=12,
                    # one seed: the 5 folds show the spread; the three-class task runs on the pretrained headline
                    seeds=1, three_class_deepcardinal=False,
                    # ResNeXt-50 32x4d runs once, as Li's DeepCardinal-50: Liu's "ResNeXt" row is the same network

@@ -30,7 +30,7 @@ from ..eval.stats import format_ci
 from ..infer import inference_ms_per_image, predict_proba
 from ..models.registry import create_classifier, get_spec
 from ..models.size import model_size
-from ..train.callbacks import history
+from ..train.callbacks import SkipValidation, history
 from ..train.classification import cls_learner, get_cls_recipe, require_every_class
 from ..train.fitting import fit, seed_run
 
@@ -78,12 +78,14 @@ class ClsRun:
 
 def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, roles: Sequence[str],
                    images: np.ndarray, targets: np.ndarray, epochs: int, workdir: Path,
-                   pretrained: bool = False, seed: int = 0, n_resamples: int = 1000) -> ClsRun:
+                   pretrained: bool = False, seed: int = 0, n_resamples: int = 1000, monitor: bool = True) -> ClsRun:
     """Train on role 'train', pick the threshold on 'valid' (binary), score 'test'.
 
     `frame`, `roles`, `images` and `targets` align row by row (the task's rows only);
-    `targets` are class indices in the order of `TASKS[task]`. The run is seeded from its key, so it
-    gives the same result whatever ran before it.
+    `targets` are class indices in the order of `TASKS[task]`. `monitor` False skips the per-epoch validation
+    pass (no learning curve) unless the recipe's schedule reads it (ReduceLROnPlateau); the validation images are
+    scored after training either way. The run is seeded from its key, so it gives the same result whatever ran
+    before it.
     """
     spec = get_spec(model_name)
     recipe = get_cls_recipe(spec.recipe)
@@ -96,6 +98,8 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     model = create_classifier(model_name, len(classes), size, pretrained)
     dls = build_dataloaders(images, targets, train, valid, recipe.augment, recipe.batch_size, stats=spec.stats)
     learn = cls_learner(model, dls, recipe, len(classes), Path(workdir), label=f"{key} seed {seed}")
+    if not monitor and recipe.schedule != "plateau":
+        learn.add_cb(SkipValidation())
     fit(learn, recipe, epochs)
     model = learn.model.eval()
     valid_prob, tta = _validation_proba(model, images[valid], targets[valid], spec.stats, len(classes) == 2)
@@ -231,11 +235,12 @@ def initialisation(model_name: str, use_hub: bool) -> bool:
 
 def run_many(models: Sequence[str], data: TaskData, split: str, epochs: int | None, workdir: Path, seed: int = 0,
              use_hub: bool = False, pretrained: bool | None = None,
-             pretrained_epochs: int | None = None) -> list[ClsRun]:
+             pretrained_epochs: int | None = None, monitor: bool = True) -> list[ClsRun]:
     """Train and score each model on one task and split, in order, with a progress line per model.
 
     `epochs` (scratch) and `pretrained_epochs` (ImageNet start; None: as `epochs`): None takes each model's
-    paper recipe's own; `pretrained` None takes `initialisation(model, use_hub)`, True or False forces it.
+    paper recipe's own; `pretrained` None takes `initialisation(model, use_hub)`, True or False forces it;
+    `monitor` as `run_classifier`'s.
     """
     runs = []
     for name in models:
@@ -243,7 +248,7 @@ def run_many(models: Sequence[str], data: TaskData, split: str, epochs: int | No
         n_epochs = ((pretrained_epochs or epochs) if init else epochs) or get_cls_recipe(get_spec(name).recipe).epochs
         print(f"[{data.task} / {split}] {name} ({'ImageNet' if init else 'scratch'}), {n_epochs} epochs", flush=True)
         runs.append(run_classifier(name, data.task, split, data.frame, data.roles[split], data.images, data.targets,
-                                   n_epochs, workdir, init, seed))
+                                   n_epochs, workdir, init, seed, monitor=monitor))
     return runs
 
 

@@ -39,7 +39,8 @@ def choose_by_validation(runs: Sequence[ClsRun], n: int, split: str = "grouped")
 
 
 def run_folds(first: ClsRun, data: TaskData, workdir: Path, seed: int = 0) -> list[ClsRun]:
-    """`first` (a fold-0 run) and the same model, initialisation and epochs trained on every other grouped fold."""
+    """`first` (a fold-0 run, with its learning curve) and the same model, initialisation and epochs trained on
+    every other grouped fold, without the per-epoch validation pass where the recipe allows (`run_classifier`)."""
     folds = sorted(split for split in data.roles if split.startswith("grouped"))
     runs = [first]
     for fold in range(1, len(folds)):
@@ -47,7 +48,7 @@ def run_folds(first: ClsRun, data: TaskData, workdir: Path, seed: int = 0) -> li
               flush=True)
         runs.append(run_classifier(first.model_name, data.task, fold_split(fold), data.frame,
                                    data.roles[fold_split(fold)], data.images, data.targets, first.epochs, workdir,
-                                   first.init == "imagenet", seed))
+                                   first.init == "imagenet", seed, monitor=False))
     return runs
 
 

@@ -94,11 +94,11 @@ def predicted_masks(segmenter: nn.Module, images: Sequence[np.ndarray], seg_size
 
 def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray],
                         full_masks: Sequence[np.ndarray], segmenter: nn.Module, seg_size: int, workdir: Path,
-                        seed: int = 0, split: str = "grouped") -> ClsRun:
+                        seed: int = 0, split: str = "grouped", monitor: bool = True) -> ClsRun:
     """`like`'s model, initialisation and epochs on grouped `split` (default test fold 0) with lesion crops as
     inputs: true-mask crops for training, `segmenter`'s predicted-mask crops for validation and test (it must be
     the segmenter trained without that split's validation and test folds). `full_images`/`full_masks` align with
-    `data.frame`."""
+    `data.frame`; `monitor` as `run_classifier`'s."""
     if split not in data.roles:
         raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
     roles = data.roles[split]
@@ -108,20 +108,21 @@ def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.n
     crops[unseen] = lesion_crops([full_images[i] for i in unseen],
                                  predicted_masks(segmenter, [full_images[i] for i in unseen], seg_size), size)
     return run_classifier(like.model_name, data.task, crop_split(split), data.frame, roles, crops, data.targets,
-                          like.epochs, workdir, like.init == "imagenet", seed)
+                          like.epochs, workdir, like.init == "imagenet", seed, monitor=monitor)
 
 
 def run_crop_folds(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray],
                    segmenters: Mapping[str, nn.Module], seg_size: int, workdir: Path, seed: int = 0) -> list[ClsRun]:
     """The crop classifier on every grouped split that has a segmenter (`segmenters` by split, each trained
-    without that split's validation and test folds), test fold 0 first."""
+    without that split's validation and test folds), test fold 0 first; only its run validates after every
+    epoch."""
     splits = sorted(segmenters, key=lambda split: (len(split), split))
     runs = []
     for i, split in enumerate(splits):
         print(f"[{data.task} / segment, then classify] {like.model_name} on predicted-lesion crops, split {split} "
               f"({i + 1} of {len(splits)})", flush=True)
         runs.append(run_crop_classifier(like, data, full_images, full_masks, segmenters[split], seg_size, workdir,
-                                        seed, split))
+                                        seed, split, monitor=i == 0))
     return runs
 
 

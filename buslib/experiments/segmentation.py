@@ -20,7 +20,7 @@ from ..models.pretrained import u2net_duts
 from ..models.size import model_size
 from ..models.u2net import U2Net
 from ..train.batchnorm import prepare_batchnorm
-from ..train.callbacks import history
+from ..train.callbacks import SkipValidation, history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 from .classification import ClsRun
@@ -103,7 +103,7 @@ def _start(variant: str, init: str, bn: str, train_images: np.ndarray) -> tuple[
 def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Sequence[str], images: np.ndarray,
                      masks: np.ndarray, test_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
                      workdir: Path, seed: int = 0, init: str = "scratch", bn: str = "recalibrate", normals: bool = True,
-                     tta: bool | None = None, key: str | None = None) -> SegRun:
+                     tta: bool | None = None, key: str | None = None, monitor: bool = True) -> SegRun:
     """Train `variant` on the images with role 'train' (monitoring 'valid'), then predict every 'test'
     image, upsample to its original size and score it.
 
@@ -111,7 +111,8 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     normal images too (empty masks) so that the model learns to say "no lesion"; `tta`: average with
     the horizontal flip at test time, None to decide on the validation images. `frame` rows align
     with `images`/`masks` (resized) and `roles`; `test_masks` are the 'test' rows' masks at original
-    resolution, in frame order. The run is seeded from its key (default
+    resolution, in frame order. `monitor`: validate after every epoch (the learning curve); False scores the
+    validation images once, after training. The run is seeded from its key (default
     `<variant>_<init>_<split>`), so it gives the same result whatever ran before it.
     """
     key = key or f"{variant}_{init}_{split}"
@@ -123,7 +124,8 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     seed_run(key, seed)
     model, callbacks = _start(variant, init, bn, images[rows["train"]])
     dls = build_dataloaders(images, masks, rows["train"], rows["valid"], "li", recipe.batch_size)
-    learn = seg_learner(model, dls, recipe, Path(workdir), cbs=callbacks, label=f"{key} seed {seed}")
+    learn = seg_learner(model, dls, recipe, Path(workdir), cbs=[*callbacks, *([] if monitor else [SkipValidation()])],
+                        label=f"{key} seed {seed}")
     fit(learn, recipe, epochs)
     model = learn.model.eval()
     valid_images, valid_masks = images[rows["valid"]], masks[rows["valid"]]
@@ -202,7 +204,9 @@ def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.n
               full_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
               workdir: Path, seed: int = 0, done: Sequence[SegRun] = (), **start) -> list[SegRun]:
     """One run per grouped test fold (`frame['fold']`), each trained on the other folds; `done` runs
-    (e.g. fold 0, already trained) are reused. `full_masks` (original resolution) align with `frame`."""
+    (e.g. fold 0, already trained, with its learning curve) are reused. The others skip the per-epoch validation
+    pass (their validation images are scored once, after training). `full_masks` (original resolution) align with
+    `frame`."""
     n_folds = int(frame["fold"].max()) + 1
     runs = {run.split: run for run in done}
     for fold in range(n_folds):
@@ -212,7 +216,7 @@ def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.n
         roles = fold_roles(frame["fold"], test_fold=fold, n_folds=n_folds)
         test = np.flatnonzero(roles == "test")
         runs[split] = run_segmentation(variant, split, frame, roles, images, masks, [full_masks[i] for i in test],
-                                       recipe, epochs, workdir, seed, **start)
+                                       recipe, epochs, workdir, seed, monitor=False, **start)
     return [runs[fold_split(fold)] for fold in range(n_folds)]
 
 

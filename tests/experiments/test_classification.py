@@ -57,6 +57,17 @@ def test_run_classifier_trains_chooses_a_threshold_on_validation_and_scores_the_
     assert (tmp_path / "checkpoints" / row["checkpoint"]).is_file()
 
 
+@pytest.mark.parametrize("model_name", ["mobilenetv2", "resnet34"])  # cosine schedule and ReduceLROnPlateau
+def test_unmonitored_runs_skip_the_per_epoch_validation_unless_the_schedule_reads_it(bright_lesions, tmp_path,
+                                                                                     model_name):
+    frame, images = bright_lesions
+    data = prepare_task(frame, images, "binary", n_folds=4, seed=0)
+    run = run_classifier(model_name, "binary", "grouped", data.frame, data.roles["grouped"], data.images,
+                         data.targets, epochs=1, workdir=tmp_path, n_resamples=50, monitor=False)
+    assert run.history["valid_loss"].isna().all() == (model_name == "mobilenetv2")
+    assert len(run.valid) > 0 and 0 <= run.metrics["valid_auc"] <= 1
+
+
 def test_split_roles():
     roles = fold_roles([0, 1, 2, 3, 0], test_fold=3, n_folds=4)
     assert roles.tolist() == ["valid", "train", "train", "test", "valid"]

@@ -132,6 +132,11 @@ def test_run_segmentation_scores_every_test_image_at_its_original_size(blobs, tm
     assert len(run.cases) == 4 and run.cases["true_empty"].tolist() == [False, False, True, True]
     assert [p.shape for p in run.predictions] == [(64, 96)] * 4
     assert 0 <= run.summary["iou"] <= 1 and "empty_false_positive_rate" in run.summary
+    assert run.history[["valid_loss", "iou"]].notna().all().all()
+    quiet = run_segmentation("u2netp", "grouped", frame, roles, images, masks, full, get_seg_recipe("strong"), 1,
+                             tmp_path, monitor=False)   # validation scored once, after training
+    assert quiet.history["train_loss"].notna().all() and quiet.history["iou"].isna().all()
+    assert 0 <= quiet.valid_iou <= 1 and len(quiet.valid) == 2
     with pytest.raises(ValueError, match="no valid images"):
         run_segmentation("u2netp", "grouped", frame, np.where(roles == "valid", "train", roles), images,
                          masks, full, get_seg_recipe("strong"), 1, tmp_path)

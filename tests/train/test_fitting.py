@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from buslib.data.loaders import build_dataloaders
+from buslib.train.callbacks import SkipValidation, history
 from buslib.train.classification import cls_learner, get_cls_recipe
 from buslib.train.fitting import fit, lookup_recipe, run_seed, seed_run
 
 
-def tiny_training(key: str) -> dict[str, torch.Tensor]:
+def tiny_learner(key: str, *cbs) -> torch.nn.Module:
     """A small CNN trained for two epochs with Liu's recipe (shuffling, augmentation, Mixup, dropout)."""
     seed_run(key, seed=0)
     rng = np.random.default_rng(0)
@@ -22,9 +23,14 @@ def tiny_training(key: str) -> dict[str, torch.Tensor]:
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Dropout(0.3),
                                 torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2))
     learn = cls_learner(model, dls, get_cls_recipe("liu"), 2, path=".", bf16=False)
+    learn.add_cbs(cbs)
     with learn.no_bar(), learn.no_logging():
         fit(learn, get_cls_recipe("liu"), 2)
-    return {k: v.clone() for k, v in learn.model.state_dict().items()}
+    return learn
+
+
+def tiny_training(key: str) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in tiny_learner(key).model.state_dict().items()}
 
 
 def test_two_identical_tiny_trainings_give_identical_weights():
@@ -35,6 +41,14 @@ def test_two_identical_tiny_trainings_give_identical_weights():
     assert all(torch.equal(first[k], again[k]) for k in first)
     other = tiny_training("tiny_binary_li_11_1_3")
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_skipped_validation_leaves_training_losses_and_nan_validation_columns():
+    curve = history(tiny_learner("tiny_binary_grouped", SkipValidation()))
+    assert list(curve["epoch"]) == [1, 2] and curve["train_loss"].notna().all()
+    assert curve[["valid_loss", "accuracy", "roc_auc_score"]].isna().all().all()
+    validated = history(tiny_learner("tiny_binary_grouped"))
+    assert validated[["valid_loss", "accuracy"]].notna().all().all()
 
 
 def test_run_seeds_depend_on_key_and_study_seed_only():
