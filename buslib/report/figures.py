@@ -108,7 +108,7 @@ def roc_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     fig = px.line(tidy, x="fpr", y="tpr", color="model", title=title,
                   labels={"fpr": "1 - specificity", "tpr": "sensitivity"})
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return fig.update_layout(height=_legend_height(len(curves)), width=620)
+    return _legend_below(fig, len(curves))
 
 
 def wrap_name(name: str, width: int = 30) -> str:
@@ -140,9 +140,10 @@ def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int =
     return fig.update_layout(title=title, height=260 * rows + 80)
 
 
-def _legend_height(entries: int) -> int:
-    """A figure height at which a legend of `entries` lines is shown whole (480 px at least)."""
-    return max(480, 200 + 20 * entries)
+def _legend_below(fig: go.Figure, entries: int) -> go.Figure:
+    """The legend under a square-ish plot, one line per entry, so that long model names do not squeeze the axes."""
+    return fig.update_layout(width=620, height=560 + 22 * entries, margin=dict(b=40 + 22 * entries),
+                             legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title_text=""))
 
 
 def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
@@ -152,7 +153,7 @@ def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure
                   hover_data=["count"], labels={"predicted": "mean predicted P(malignant)",
                                                 "observed": "observed malignant rate"})
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return fig.update_layout(height=_legend_height(len(curves)), width=620)
+    return _legend_below(fig, len(curves))
 
 
 def metric_bars(table: pd.DataFrame, metric: str, low: str, high: str, title: str) -> go.Figure:

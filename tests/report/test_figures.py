@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from buslib.report.figures import confusion_figure, wrap_name
+from buslib.report.figures import confusion_figure, reliability_figure, roc_figure, wrap_name
 
 
 def test_long_run_keys_wrap_after_underscores_and_lose_no_character():
@@ -22,3 +22,13 @@ def test_confusion_figure_titles_each_matrix_and_labels_rows_once_per_row():
     assert [np.asarray(t.z).sum() for t in fig.data] == [10] * 5
     assert fig.layout.yaxis.showticklabels is not False and fig.layout.yaxis2.showticklabels is False
     assert fig.layout.yaxis5.showticklabels is not False   # first column of the second row
+
+
+def test_curve_legends_sit_under_the_plot_and_the_figure_grows_with_them():
+    curve = pd.DataFrame({"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]})
+    few, many = (roc_figure({f"model_{i}_with_a_long_name (imagenet), 5 folds": curve for i in range(n)}, "ROC")
+                 for n in (2, 12))
+    assert few.layout.legend.orientation == "h" and few.layout.legend.y < 0
+    assert many.layout.height > few.layout.height
+    bins = pd.DataFrame({"predicted": [0.2, 0.8], "observed": [0.1, 0.9], "count": [5, 5]})
+    assert reliability_figure({"a": bins, "b": bins}, "calibration").layout.legend.orientation == "h"
