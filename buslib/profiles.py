@@ -25,7 +25,6 @@ class Profile:
     cls_size: int = 224
     cls_epochs: int | None = None  # scratch classifiers; None: each paper's own (Li 100, Liu 30)
     cls_epochs_pretrained: int | None = None  # ImageNet-started classifiers; None: each paper's own
-    detector_epochs: int | None = None  # notebook 02's normal-vs-lesion detectors; None: `cls_epochs_pretrained`
     cls_cv_models: int = 2         # classifiers cross-validated on every fold (the best by validation AUC)
     cls_models: tuple[str, ...] | None = None  # None: every registered classifier
     three_class_headline: bool = True  # the headline's network runs the three-class task

@@ -30,7 +30,7 @@ from ..eval.stats import format_ci
 from ..infer import inference_ms_per_image, predict_proba
 from ..models.registry import create_classifier, get_spec
 from ..models.size import model_size
-from ..train.callbacks import SkipValidation, history
+from ..train.callbacks import history
 from ..train.classification import cls_learner, get_cls_recipe, require_every_class
 from ..train.fitting import fit, seed_run
 
@@ -82,8 +82,7 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     """Train on role 'train', pick the threshold on 'valid' (binary), score 'test'.
 
     `frame`, `roles`, `images` and `targets` align row by row (the task's rows only);
-    `targets` are class indices in the order of `TASKS[task]`. `monitor` False skips the per-epoch validation
-    pass (no learning curve) unless the recipe's schedule reads it (ReduceLROnPlateau); the validation images are
+    `targets` are class indices in the order of `TASKS[task]`. `monitor`: as `fit`'s; the validation images are
     scored after training either way. The run is seeded from its key, so it gives the same result whatever ran
     before it.
     """
@@ -98,9 +97,7 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     model = create_classifier(model_name, len(classes), size, pretrained)
     dls = build_dataloaders(images, targets, train, valid, recipe.augment, recipe.batch_size, stats=spec.stats)
     learn = cls_learner(model, dls, recipe, len(classes), Path(workdir), label=f"{key} seed {seed}")
-    if not monitor and recipe.schedule != "plateau":
-        learn.add_cb(SkipValidation())
-    fit(learn, recipe, epochs)
+    fit(learn, recipe, epochs, monitor)
     model = learn.model.eval()
     valid_prob, tta = _validation_proba(model, images[valid], targets[valid], spec.stats, len(classes) == 2)
     test_prob = predict_proba(model, images[test], spec.stats, tta=tta)

@@ -20,7 +20,7 @@ from ..models.pretrained import u2net_duts
 from ..models.size import model_size
 from ..models.u2net import U2Net
 from ..train.batchnorm import prepare_batchnorm
-from ..train.callbacks import SkipValidation, history
+from ..train.callbacks import history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 from .classification import ClsRun
@@ -124,9 +124,8 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     seed_run(key, seed)
     model, callbacks = _start(variant, init, bn, images[rows["train"]])
     dls = build_dataloaders(images, masks, rows["train"], rows["valid"], "li", recipe.batch_size)
-    learn = seg_learner(model, dls, recipe, Path(workdir), cbs=[*callbacks, *([] if monitor else [SkipValidation()])],
-                        label=f"{key} seed {seed}")
-    fit(learn, recipe, epochs)
+    learn = seg_learner(model, dls, recipe, Path(workdir), cbs=callbacks, label=f"{key} seed {seed}")
+    fit(learn, recipe, epochs, monitor)
     model = learn.model.eval()
     valid_images, valid_masks = images[rows["valid"]], masks[rows["valid"]]
     plain, flipped = predict_seg_logits_with_flip(model, valid_images, progress=False)

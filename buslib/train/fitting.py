@@ -12,7 +12,9 @@ from fastai.callback.tracker import ReduceLROnPlateau
 from fastai.learner import Learner
 from fastai.torch_core import set_seed
 
-__all__ = ["Recipe", "lookup_recipe", "fit", "SCHEDULES", "run_seed", "seed_run"]
+from .callbacks import SkipValidation
+
+__all__ = ["Recipe", "lookup_recipe", "fit", "SCHEDULES", "READS_VALIDATION", "run_seed", "seed_run"]
 
 
 class Recipe(Protocol):
@@ -40,15 +42,22 @@ SCHEDULES = {
 }
 
 
-def fit(learn: Learner, recipe: Recipe, epochs: int) -> Learner:
+# schedules that read the validation loss after every epoch: their runs always validate
+READS_VALIDATION = frozenset({"plateau"})
+
+
+def fit(learn: Learner, recipe: Recipe, epochs: int, monitor: bool = True) -> Learner:
     """Train for `epochs` with the recipe's schedule: constant, fastai's one-cycle, constant with
-    ReduceLROnPlateau (factor 0.1, patience 10), or cosine annealing to lr/100."""
+    ReduceLROnPlateau (factor 0.1, patience 10), or cosine annealing to lr/100. `monitor` False skips fastai's
+    per-epoch validation pass (no learning curve) unless the schedule reads it (`READS_VALIDATION`)."""
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if recipe.schedule not in SCHEDULES:
         raise ValueError(f"recipe '{recipe.name}' has unknown schedule '{recipe.schedule}'; choose one of "
                          f"{sorted(SCHEDULES)}")
-    SCHEDULES[recipe.schedule](learn, epochs, recipe.lr)
+    skip = [] if monitor or recipe.schedule in READS_VALIDATION else [SkipValidation()]
+    with learn.added_cbs(skip):
+        SCHEDULES[recipe.schedule](learn, epochs, recipe.lr)
     return learn
 
 
