@@ -17,9 +17,11 @@ from torch import nn
 
 from ..infer import to_input
 
-__all__ = ["BN_TREATMENTS", "recalibrate_batchnorm", "drop_batchnorm", "FreezeBatchNorm", "prepare_batchnorm"]
+__all__ = ["BN_TREATMENTS", "DEFAULT_BN_TREATMENT", "recalibrate_batchnorm", "drop_batchnorm", "FreezeBatchNorm",
+           "prepare_batchnorm"]
 
 BN_TREATMENTS = ("recalibrate", "freeze", "drop")
+DEFAULT_BN_TREATMENT = "recalibrate"  # where no probe chooses: it won every probe run so far (README, notebook 02)
 
 
 @torch.no_grad()

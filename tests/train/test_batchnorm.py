@@ -7,7 +7,15 @@ import torch
 from torch import nn
 
 from buslib.infer import to_input
-from buslib.train.batchnorm import FreezeBatchNorm, drop_batchnorm, prepare_batchnorm, recalibrate_batchnorm
+from buslib.profiles import PROFILES
+from buslib.train.batchnorm import (
+    BN_TREATMENTS,
+    DEFAULT_BN_TREATMENT,
+    FreezeBatchNorm,
+    drop_batchnorm,
+    prepare_batchnorm,
+    recalibrate_batchnorm,
+)
 
 
 def folded_net() -> nn.Sequential:
@@ -54,3 +62,8 @@ def test_freeze_keeps_batch_norm_in_eval_mode_while_training(images):
     assert not net[1].training and net[0].training
     with pytest.raises(ValueError, match="unknown batch-norm treatment 'zero'"):
         prepare_batchnorm(net, "zero", images)
+
+
+def test_profiles_without_probes_fall_back_to_a_known_treatment():
+    assert DEFAULT_BN_TREATMENT in BN_TREATMENTS
+    assert PROFILES["cpu"].seg_probe_epochs == 0 and PROFILES["smoke"].seg_probe_epochs > 0  # smoke runs the probe path
