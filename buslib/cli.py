@@ -1,4 +1,4 @@
-"""Command line: `python -m buslib study|verify|weights|bench|predict|phantom ...`."""
+"""Command line: `python -m buslib study|verify|weights|bench|predict|compare|phantom ...`."""
 
 from __future__ import annotations
 
@@ -100,6 +100,30 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .report.compare import compare_reports, load_metrics
+
+    table = compare_reports(Path(args.first), Path(args.second), args.tolerance)
+    results, timings = table[table["kind"] == "result"], table[table["kind"] == "timing"]
+    shared = len(set(load_metrics(Path(args.first))) & set(load_metrics(Path(args.second))))
+    with _whole_tables():
+        for title, rows in (("results that differ", results), ("timings that differ", timings if args.timings else [])):
+            if len(rows):
+                print(f"{title}:\n{rows.to_string(index=False)}")
+    print(f"[buslib] {shared} numbers in both reports; results that differ: "
+          f"{(results['only_in'] == '').sum()}, only in one report: {(results['only_in'] != '').sum()}; "
+          f"timings that differ: {len(timings)}{'' if args.timings else ' (--timings lists them)'} "
+          f"(tolerance {args.tolerance:g})")
+    return 1 if len(results) else 0
+
+
+def _whole_tables():
+    """Print whole tables: every row, full keys."""
+    import pandas as pd
+
+    return pd.option_context("display.max_rows", None, "display.max_colwidth", None, "display.width", 200)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="buslib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--out", required=True, help="output folder (never the images' own folder)")
     predict.add_argument("--overwrite", action="store_true", help="replace the predictions in an existing --out")
     predict.set_defaults(run=_predict)
+    compare = commands.add_parser("compare", help="which recorded numbers of two report folders differ (timings "
+                                  "apart); exit 1 where a result differs")
+    compare.add_argument("first", help="a report folder (e.g. reports/cpu) or its metrics.json")
+    compare.add_argument("second")
+    compare.add_argument("--tolerance", type=float, default=0.0, help="numbers this close count as the same")
+    compare.add_argument("--timings", action="store_true", help="list the timings that differ too")
+    compare.set_defaults(run=_compare)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
