@@ -101,16 +101,16 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .report.compare import compare_reports, load_metrics
+    from .report.compare import compare_metrics, load_metrics
 
-    table = compare_reports(Path(args.first), Path(args.second), args.tolerance)
+    first, second = load_metrics(Path(args.first)), load_metrics(Path(args.second))
+    table = compare_metrics(first, second, args.tolerance)
     results, timings = table[table["kind"] == "result"], table[table["kind"] == "timing"]
-    shared = len(set(load_metrics(Path(args.first))) & set(load_metrics(Path(args.second))))
     with _whole_tables():
         for title, rows in (("results that differ", results), ("timings that differ", timings if args.timings else [])):
             if len(rows):
                 print(f"{title}:\n{rows.to_string(index=False)}")
-    print(f"[buslib] {shared} numbers in both reports; results that differ: "
+    print(f"[buslib] {len(first.keys() & second.keys())} numbers in both reports; results that differ: "
           f"{(results['only_in'] == '').sum()}, only in one report: {(results['only_in'] != '').sum()}; "
           f"timings that differ: {len(timings)}{'' if args.timings else ' (--timings lists them)'} "
           f"(tolerance {args.tolerance:g})")

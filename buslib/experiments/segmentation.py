@@ -19,7 +19,7 @@ from ..infer import masks_at_original_size, predict_seg_logits, predict_seg_logi
 from ..models.pretrained import u2net_duts
 from ..models.size import model_size
 from ..models.u2net import U2Net
-from ..train.batchnorm import prepare_batchnorm
+from ..train.batchnorm import DEFAULT_BN_TREATMENT, prepare_batchnorm
 from ..train.callbacks import history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
@@ -102,7 +102,8 @@ def _start(variant: str, init: str, bn: str, train_images: np.ndarray) -> tuple[
 
 def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Sequence[str], images: np.ndarray,
                      masks: np.ndarray, test_masks: Sequence[np.ndarray], recipe: SegRecipe, epochs: int,
-                     workdir: Path, seed: int = 0, init: str = "scratch", bn: str = "recalibrate", normals: bool = True,
+                     workdir: Path, seed: int = 0, init: str = "scratch", bn: str = DEFAULT_BN_TREATMENT,
+                     normals: bool = True,
                      tta: bool | None = None, key: str | None = None, monitor: bool = True) -> SegRun:
     """Train `variant` on the images with role 'train' (monitoring 'valid'), then predict every 'test'
     image, upsample to its original size and score it.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["TIMING_KEY", "load_metrics", "compare_reports"]
+__all__ = ["TIMING_KEY", "load_metrics", "compare_metrics"]
 
 TIMING_KEY = re.compile(r"_(minutes|seconds)$|_ms(_\d+px)?$")
 
@@ -41,10 +41,10 @@ def _same(a, b, tolerance: float) -> bool:
     return a == b
 
 
-def compare_reports(first: Path, second: Path, tolerance: float = 0.0) -> pd.DataFrame:
-    """One row per metric that is not the same in both reports: its key, both values, the difference and whether
-    it is a `timing` or a `result`; keys present in one report only have the other's value missing (NaN)."""
-    a, b = load_metrics(first), load_metrics(second)
+def compare_metrics(a: dict[str, float], b: dict[str, float], tolerance: float = 0.0) -> pd.DataFrame:
+    """One row per metric that is not the same in both reports (`load_metrics`): its key, both values, the
+    difference and whether it is a `timing` or a `result`; keys present in one report only have the other's value
+    missing (NaN)."""
     rows = []
     for key in sorted(set(a) | set(b)):
         if key in a and key in b and _same(a[key], b[key], tolerance):

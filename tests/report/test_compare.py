@@ -6,7 +6,7 @@ import math
 import pytest
 
 from buslib.cli import main
-from buslib.report.compare import compare_reports
+from buslib.report.compare import compare_metrics, load_metrics
 
 
 def _report(folder, metrics):
@@ -25,7 +25,7 @@ def reports(tmp_path):
 
 
 def test_results_and_timings_that_differ_are_told_apart(reports):
-    table = compare_reports(*reports).set_index("key")
+    table = compare_metrics(*(load_metrics(report) for report in reports)).set_index("key")
     assert set(table.index) == {"seg_iou", "seg_probe_iou", "seg_train_minutes", "seg_u2netp_infer_ms_128px"}
     assert table.loc["seg_iou", "kind"] == "result" and table.loc["seg_iou", "difference"] == pytest.approx(0.002)
     assert table.loc["seg_probe_iou", "only_in"] == "first" and math.isnan(table.loc["seg_probe_iou", "second"])
