@@ -27,6 +27,7 @@ class Profile:
     cls_epochs: int | None = None  # scratch classifiers; None: each paper's own (Li 100, Liu 30)
     cls_epochs_pretrained: int | None = None  # ImageNet-started classifiers; None: each paper's own
     cls_cv_models: int = 2         # classifiers cross-validated on every fold (the best by validation AUC)
+    cls_crop_models: int = 2       # of those, how many (best first) also classify the predicted-lesion crop
     cls_models: tuple[str, ...] | None = None  # None: every registered classifier
     three_class_headline: bool = True  # the headline's network runs the three-class task
     three_class_deepcardinal: bool = True  # DeepCardinal-50 (Li's network, from scratch) runs it too
@@ -48,7 +49,9 @@ PROFILES = {
                    # and full U2NET (44 M parameters, 3 min an epoch here) and the batch-norm probes (5.3 min; the
                    # recalibration won each cpu run's probe) run only in the gpu profile
                    seg_size=128, seg_epochs=4, seg_epochs_scratch=4, seg_epochs_full=0, seg_probe_epochs=0,
-                   cls_size=128, cls_epochs=4, cls_epochs_pretrained=12,
+                   # the scratch classifiers get 3 epochs (4 until run 20261127-045118) so that both cross-validated
+                   # models also classify the predicted-lesion crop on every fold (about 6.5 min)
+                   cls_size=128, cls_epochs=3, cls_epochs_pretrained=12,
                    # one seed: the 5 folds show the spread; the three-class task runs on the pretrained headline
                    seeds=1, three_class_deepcardinal=False,
                    # ResNeXt-50 32x4d runs once, as Li's DeepCardinal-50: Liu's "ResNeXt" row is the same network

@@ -21,7 +21,7 @@ from .external import FoldEnsemble, FrozenClassifier, load_frozen_classifiers, n
 from .lesion_crops import crop_model_name, crop_split, lesion_crops, predicted_masks
 from .segmenters import load_crop_segmenters
 
-__all__ = ["CropClassifier", "WholeImageClassifier", "load_crop_ensemble", "mixed_ensemble"]
+__all__ = ["CropClassifier", "WholeImageClassifier", "load_crop_ensembles", "mixed_ensemble"]
 
 
 @dataclass(frozen=True)
@@ -83,23 +83,26 @@ class CropClassifier(_FullResolution):
         return self.classifier.predict(lesion_crops(images, masks, self.size))
 
 
-def load_crop_ensemble(report_dir: Path, size: int, seg_size: int) -> FoldEnsemble | None:
-    """Notebook 03's crop classifiers of every grouped split, each with its split's U2NET-Lite, as one fold
-    ensemble; None when fewer than two folds have both."""
+def load_crop_ensembles(report_dir: Path, size: int, seg_size: int) -> list[FoldEnsemble]:
+    """Notebook 03's crop classifiers of every grouped split, each with its split's U2NET-Lite, as one fold ensemble
+    per model (in notebook 03's order); a model with fewer than two folds is left out."""
     segmenters = load_crop_segmenters(report_dir)
     by_crop_split = {crop_split(split): segmenter for split, segmenter in segmenters.items()}
-    members = tuple(CropClassifier(clf, by_crop_split[clf.split], seg_size, size)
-                    for clf in load_frozen_classifiers(report_dir, size, splits=list(by_crop_split)))
-    if len(members) < 2:
-        return None
-    name, init = members[0].model_name, members[0].init
-    return FoldEnsemble(run_key(name, "binary", "ensemble", init), name, init, members)
+    members = [CropClassifier(clf, by_crop_split[clf.split], seg_size, size)
+               for clf in load_frozen_classifiers(report_dir, size, splits=list(by_crop_split))]
+    ensembles = []
+    for name in dict.fromkeys(m.model_name for m in members):
+        folds = tuple(m for m in members if m.model_name == name)
+        if len(folds) >= 2:
+            ensembles.append(FoldEnsemble(run_key(name, "binary", "ensemble", folds[0].init), name, folds[0].init,
+                                          folds))
+    return ensembles
 
 
-def mixed_ensemble(name: str, init: str, whole: Sequence[FoldEnsemble], crop: FoldEnsemble,
+def mixed_ensemble(name: str, init: str, whole: Sequence[FoldEnsemble], crops: Sequence[FoldEnsemble],
                    size: int) -> FoldEnsemble:
     """Notebook 03's averaged row `name` (model names joined with `JOIN`, its `init` label as there) as one ensemble
-    on full-resolution images: the fold models of the whole-image ensembles in `whole` (resized to `size`) and those
-    of `crop`, as `named_average` builds it."""
+    on full-resolution images: the fold models of the whole-image ensembles in `whole` (resized to `size`) and of
+    the crop ensembles in `crops` that `name` holds, as `named_average` builds it."""
     resized = [replace(e, members=tuple(WholeImageClassifier(m, size) for m in e.members)) for e in whole]
-    return named_average(name, init, [*resized, crop])
+    return named_average(name, init, [*resized, *crops])

@@ -79,17 +79,23 @@ def pooled_validation_auc(runs: Sequence[ClsRun]) -> float:
     return binary_metrics(valid["y"].to_numpy(), valid["prob_malignant"].to_numpy())["auc"]
 
 
-def averages_by_validation(cv: Sequence[Sequence[ClsRun]], candidate: Sequence[ClsRun] = ()) -> list[list[ClsRun]]:
-    """The cross-validated models averaged fold by fold (when there are two or more) and, when adding `candidate`
-    (another model's fold runs) raises that average's pooled *validation* AUC, the average with it as well. Test
-    predictions decide nothing."""
+def averages_by_validation(cv: Sequence[Sequence[ClsRun]],
+                           candidates: Sequence[Sequence[ClsRun]] = ()) -> list[list[ClsRun]]:
+    """The cross-validated models averaged fold by fold (when there are two or more), then forward selection over
+    `candidates` (other models' fold runs): the candidate that raises the average's pooled *validation* AUC most
+    joins it, one at a time, while one does; each average along the way is a row. Test predictions decide
+    nothing."""
     if len(cv) < 2:
         return []
-    averages = [averaged_folds(cv)]
-    if candidate:
-        with_candidate = averaged_folds([*cv, candidate])
-        if pooled_validation_auc(with_candidate) > pooled_validation_auc(averages[0]):
-            averages.append(with_candidate)
+    members, averages = list(cv), [averaged_folds(cv)]
+    remaining = list(candidates)
+    while remaining:
+        score, best = max(((pooled_validation_auc(averaged_folds([*members, c])), i) for i, c in enumerate(remaining)),
+                          key=lambda pair: pair[0])
+        if score <= pooled_validation_auc(averages[-1]):
+            break
+        members.append(remaining.pop(best))
+        averages.append(averaged_folds(members))
     return averages
 
 

@@ -21,7 +21,8 @@ from ..infer import masks_at_original_size, predict_seg_logits
 from .classification import ClsRun, TaskData, run_classifier
 
 __all__ = ["CROP_SPLIT", "CROP_MARGIN", "crop_split", "is_crop_split", "crop_model_name", "is_crop_model", "lesion_box",
-           "crop_to_lesion", "lesion_crops", "predicted_masks", "run_crop_classifier", "run_crop_folds", "as_fold_runs"]
+           "crop_to_lesion", "lesion_crops", "predicted_masks", "crop_inputs", "run_crop_classifier", "run_crop_folds",
+           "as_fold_runs"]
 
 CROP_MARGIN = 0.2             # the box is widened by this share of its height and width on each side
 _PREFIX = "crop_"
@@ -92,37 +93,45 @@ def predicted_masks(segmenter: nn.Module, images: Sequence[np.ndarray], seg_size
     return masks_at_original_size(predict_seg_logits(segmenter, small, progress=False), [i.shape[:2] for i in images])
 
 
-def run_crop_classifier(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray],
-                        full_masks: Sequence[np.ndarray], segmenter: nn.Module, seg_size: int, workdir: Path,
-                        seed: int = 0, split: str = "grouped", monitor: bool = True) -> ClsRun:
-    """`like`'s model, initialisation and epochs on grouped `split` (default test fold 0) with lesion crops as
-    inputs: true-mask crops for training, `segmenter`'s predicted-mask crops for validation and test (it must be
-    the segmenter trained without that split's validation and test folds). `full_images`/`full_masks` align with
-    `data.frame`; `monitor` as `run_classifier`'s."""
+def crop_inputs(data: TaskData, full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray],
+                segmenter: nn.Module, seg_size: int, split: str = "grouped") -> np.ndarray:
+    """Every image's crop on grouped `split` (default test fold 0): around the true lesion for its training images,
+    around the lesion `segmenter` predicts for the others (it must be the segmenter trained without that split's
+    validation and test folds). `full_images`/`full_masks` align with `data.frame`."""
     if split not in data.roles:
         raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
-    roles = data.roles[split]
     size = data.images.shape[-1]
     crops = lesion_crops(full_images, full_masks, size)
-    unseen = np.flatnonzero(roles != "train")
+    unseen = np.flatnonzero(data.roles[split] != "train")
     crops[unseen] = lesion_crops([full_images[i] for i in unseen],
                                  predicted_masks(segmenter, [full_images[i] for i in unseen], seg_size), size)
-    return run_classifier(like.model_name, data.task, crop_split(split), data.frame, roles, crops, data.targets,
-                          like.epochs, workdir, like.init == "imagenet", seed, monitor=monitor)
+    return crops
 
 
-def run_crop_folds(like: ClsRun, data: TaskData, full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray],
-                   segmenters: Mapping[str, nn.Module], seg_size: int, workdir: Path, seed: int = 0) -> list[ClsRun]:
-    """The crop classifier on every grouped split that has a segmenter (`segmenters` by split, each trained
-    without that split's validation and test folds), test fold 0 first; only its run validates after every
-    epoch."""
+def run_crop_classifier(like: ClsRun, data: TaskData, crops: np.ndarray, workdir: Path, seed: int = 0,
+                        split: str = "grouped", monitor: bool = True) -> ClsRun:
+    """`like`'s model, initialisation and epochs on grouped `split` with lesion crops (`crop_inputs` of that split)
+    as inputs; `monitor` as `run_classifier`'s."""
+    if split not in data.roles:
+        raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
+    return run_classifier(like.model_name, data.task, crop_split(split), data.frame, data.roles[split], crops,
+                          data.targets, like.epochs, workdir, like.init == "imagenet", seed, monitor=monitor)
+
+
+def run_crop_folds(likes: Sequence[ClsRun], data: TaskData, full_images: Sequence[np.ndarray],
+                   full_masks: Sequence[np.ndarray], segmenters: Mapping[str, nn.Module], seg_size: int,
+                   workdir: Path, seed: int = 0) -> list[list[ClsRun]]:
+    """Each of `likes` as a crop classifier on every grouped split that has a segmenter (`segmenters` by split,
+    each trained without that split's validation and test folds), test fold 0 first; one list of runs per model.
+    Each split's crops are made once for all models; only test fold 0's runs validate after every epoch."""
     splits = sorted(segmenters, key=lambda split: (len(split), split))
-    runs = []
+    runs: list[list[ClsRun]] = [[] for _ in likes]
     for i, split in enumerate(splits):
-        print(f"[{data.task} / segment, then classify] {like.model_name} on predicted-lesion crops, split {split} "
-              f"({i + 1} of {len(splits)})", flush=True)
-        runs.append(run_crop_classifier(like, data, full_images, full_masks, segmenters[split], seg_size, workdir,
-                                        seed, split, monitor=i == 0))
+        crops = crop_inputs(data, full_images, full_masks, segmenters[split], seg_size, split)
+        for like, done in zip(likes, runs):
+            print(f"[{data.task} / segment, then classify] {like.model_name} on predicted-lesion crops, split "
+                  f"{split} ({i + 1} of {len(splits)})", flush=True)
+            done.append(run_crop_classifier(like, data, crops, workdir, seed, split, monitor=i == 0))
     return runs
 
 

@@ -54,10 +54,10 @@ def test_an_averaged_row_is_rebuilt_by_name_with_every_fold_model_of_each_part(i
     crop_members = tuple(CropClassifier(frozen(f"crop_{split}"), BrightIsLesion(), 32, 16)
                          for split in ("grouped", "grouped_f1"))
     crop = FoldEnsemble("c_e", "mobilenetv2_crop", "imagenet", crop_members)
-    mixed = mixed_ensemble("effnet_lite2_and_rcdnet_and_mobilenetv2_crop", "imagenet", whole, crop, 16)
+    mixed = mixed_ensemble("effnet_lite2_and_rcdnet_and_mobilenetv2_crop", "imagenet", whole, [crop], 16)
     assert mixed.key == "effnet_lite2_and_rcdnet_and_mobilenetv2_crop_binary_ensemble_imagenet"
     assert len(mixed.members) == 6 and mixed.members[-2:] == crop_members
     assert all(isinstance(m, WholeImageClassifier) for m in mixed.members[:4])
     assert mixed.predict(images).shape == (2,)
     with pytest.raises(ValueError, match="no fold ensemble of \\['vit'\\]"):
-        mixed_ensemble("vit_and_mobilenetv2_crop", "imagenet", whole, crop, 16)
+        mixed_ensemble("vit_and_mobilenetv2_crop", "imagenet", whole, [crop], 16)

@@ -163,7 +163,7 @@ def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_thei
     assert (table["images"] == len(frame)).all() and (table["threshold"] == 0.5).all()
 
 
-def test_a_candidate_joins_the_average_only_where_pooled_validation_auc_rises():
+def test_candidates_join_the_average_one_at_a_time_only_where_pooled_validation_auc_rises():
     from buslib.experiments.crossval import averages_by_validation, pooled_validation_auc
     a = [cls_run("a", "grouped", [0.9, 0.2, 0.6, 0.1], [0.8, 0.6, 0.7, 0.2])]      # validation AUC 0.75
     b = [cls_run("b", "grouped", [0.5, 0.8, 0.1, 0.4], [0.6, 0.4, 0.5, 0.1])]      # the pair: 0.75
@@ -171,8 +171,13 @@ def test_a_candidate_joins_the_average_only_where_pooled_validation_auc_rises():
     hurts = [cls_run("d", "grouped", [0.9, 0.9, 0.1, 0.1], [0.1, 0.1, 0.9, 0.9])]  # right on test only
     assert pooled_validation_auc(a) == 0.75
     assert [r[0].model_name for r in averages_by_validation([a, b])] == ["a_and_b"]
-    assert [r[0].model_name for r in averages_by_validation([a, b], helps)] == ["a_and_b", "a_and_b_and_c"]
-    assert [r[0].model_name for r in averages_by_validation([a, b], hurts)] == ["a_and_b"]
-    assert averages_by_validation([a], helps) == []
+    assert [r[0].model_name for r in averages_by_validation([a, b], [helps])] == ["a_and_b", "a_and_b_and_c"]
+    assert [r[0].model_name for r in averages_by_validation([a, b], [hurts])] == ["a_and_b"]
+    assert [r[0].model_name for r in averages_by_validation([a, b], [hurts, helps])] == ["a_and_b", "a_and_b_and_c"]
+    again = [cls_run("e", "grouped", [0.1, 0.1, 0.9, 0.9], [0.9, 0.9, 0.1, 0.1])]  # as good as c, once c is in
+    forward = averages_by_validation([a, b], [hurts, again, helps])   # the best first, then only while one raises it
+    assert [r[0].model_name for r in forward] == ["a_and_b", "a_and_b_and_e"]
+    assert pooled_validation_auc(forward[1]) == 1.0
+    assert averages_by_validation([a], [helps]) == []
     with pytest.raises(ValueError, match="more than one validation fold"):
         pooled_validation_auc([a[0], a[0]])

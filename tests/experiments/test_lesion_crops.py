@@ -10,6 +10,7 @@ import pytest
 from buslib.experiments.classification import prepare_task
 from buslib.experiments.lesion_crops import (
     as_fold_runs,
+    crop_inputs,
     crop_model_name,
     crop_split,
     crop_to_lesion,
@@ -19,6 +20,7 @@ from buslib.experiments.lesion_crops import (
     lesion_crops,
     predicted_masks,
     run_crop_classifier,
+    run_crop_folds,
 )
 from tests.stand_ins import BrightIsLesion
 
@@ -55,7 +57,9 @@ def test_predicted_masks_come_back_at_each_images_own_size():
     assert mask.shape == (60, 90) and mask[30, 45] and not mask[5, 5]
 
 
-def test_the_crop_classifier_trains_on_any_grouped_fold_and_is_labelled_with_it(tmp_path):
+@pytest.fixture
+def crop_task():
+    """32 full-resolution images with a bright lesion (brighter where malignant), their masks, and the task."""
     rng = np.random.default_rng(0)
     labels = np.array(["benign", "malignant"] * 16)
     full_images = [rng.integers(0, 40, (48, 64)).astype(np.uint8) for _ in labels]
@@ -68,14 +72,40 @@ def test_the_crop_classifier_trains_on_any_grouped_fold_and_is_labelled_with_it(
                           "in_classification": True, "split_li_cls": ["train"] * 24 + ["val"] * 4 + ["test"] * 4,
                           "split_liu_cls": ["train"] * 24 + ["val"] * 8})
     small = np.stack([lesion_crops([i], [np.ones_like(m)], 32)[0] for i, m in zip(full_images, full_masks)])
-    data = prepare_task(frame, small, "binary", n_folds=4, seed=0)
+    return full_images, full_masks, prepare_task(frame, small, "binary", n_folds=4, seed=0)
+
+
+def test_the_crop_classifier_trains_on_any_grouped_fold_and_is_labelled_with_it(tmp_path, crop_task):
+    full_images, full_masks, data = crop_task
+    frame = data.frame
     like = SimpleNamespace(model_name="mobilenetv2", epochs=1, init="scratch")
-    run = run_crop_classifier(like, data, full_images, full_masks, BrightIsLesion(), 32, tmp_path, split="grouped_f1")
+    crops = crop_inputs(data, full_images, full_masks, BrightIsLesion(), 32, split="grouped_f1")
+    run = run_crop_classifier(like, data, crops, tmp_path, split="grouped_f1")
     assert run.split == "crop_grouped_f1"
     tested = frame["image_id"][data.roles["grouped_f1"] == "test"]
     assert run.test["image_id"].tolist() == tested.tolist() and set(frame["fold"][tested.index]) == {1}
     with pytest.raises(ValueError, match="no split 'grouped_f9'"):
-        run_crop_classifier(like, data, full_images, full_masks, BrightIsLesion(), 32, tmp_path, split="grouped_f9")
+        crop_inputs(data, full_images, full_masks, BrightIsLesion(), 32, split="grouped_f9")
+    with pytest.raises(ValueError, match="no split 'grouped_f9'"):
+        run_crop_classifier(like, data, crops, tmp_path, split="grouped_f9")
+
+
+def test_every_model_gets_a_crop_run_on_every_split_and_each_split_is_segmented_once(tmp_path, crop_task):
+    full_images, full_masks, data = crop_task
+
+    class CountingSegmenter(BrightIsLesion):
+        def forward(self, x):
+            self.calls = getattr(self, "calls", 0) + 1
+            return super().forward(x)
+
+    segmenters = {split: CountingSegmenter() for split in ("grouped_f1", "grouped")}
+    likes = [SimpleNamespace(model_name=name, epochs=1, init="scratch") for name in ("mobilenetv2", "rcdnet")]
+    runs = run_crop_folds(likes, data, full_images, full_masks, segmenters, 32, tmp_path)
+    assert [[(r.model_name, r.split) for r in model_runs] for model_runs in runs] == [
+        [("mobilenetv2", "crop_grouped"), ("mobilenetv2", "crop_grouped_f1")],   # test fold 0 first
+        [("rcdnet", "crop_grouped"), ("rcdnet", "crop_grouped_f1")]]
+    assert [segmenter.calls for segmenter in segmenters.values()] == [1, 1]   # one batch of unseen images per split
+    np.testing.assert_array_equal(runs[0][1].test["image_id"], runs[1][1].test["image_id"])
 
 
 def test_crop_runs_pool_as_fold_runs_under_their_own_name():

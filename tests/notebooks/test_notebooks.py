@@ -126,12 +126,14 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"}
     assert set(binary.query("model == 'rcdnet'")["init"]) == {"imagenet", "scratch"}
     oof = pd.read_csv(out / "03_oof.csv")
-    assert len(oof) in (4, 5) and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
-    assert oof["model"].iloc[2] == oof["model"].iloc[0] + "_crop"   # the headline's crop model, every fold
-    assert oof["model"].iloc[3] == "_and_".join(oof["model"].iloc[:2])  # the two cross-validated models averaged
-    if len(oof) == 5:   # the crop model joins the average only where pooled validation AUC rises
-        assert oof["model"].iloc[4] == "_and_".join(oof["model"].iloc[[0, 1, 2]])
-        assert oof["valid_auc"].iloc[4] > oof["valid_auc"].iloc[3]
+    assert len(oof) in (5, 6, 7) and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
+    crop_models = [f"{model}_crop" for model in oof["model"].iloc[:2]]   # each cross-validated model's, every fold
+    assert oof["model"].iloc[2:4].tolist() == crop_models
+    assert oof["model"].iloc[4] == "_and_".join(oof["model"].iloc[:2])  # the two cross-validated models averaged
+    for i in range(5, len(oof)):   # forward selection: a crop model joins only where pooled validation AUC rises
+        joined = oof["model"].iloc[i].split("_and_")
+        assert joined[:-1] == oof["model"].iloc[i - 1].split("_and_") and joined[-1] in crop_models
+        assert oof["valid_auc"].iloc[i] > oof["valid_auc"].iloc[i - 1]
     in_unit_interval(values, [f"cls_{k}_{m}" for k in oof["key"] for m in ("auc", "accuracy", "triage_recall")])
     for model in oof["model"].iloc[:2]:  # every fold model is saved for notebook 04's ensembles
         assert binary.loc[binary["model"] == model, "split"].str.startswith("grouped").sum() >= 3
@@ -141,11 +143,12 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     results = pd.read_csv(out / "03_results.csv")
     assert results["init"].notna().all() and {"grouped", "li_11_1_3", "liu_7_3"} <= set(results["split"])
     assert "cls_deepcardinal50_three_class_grouped_accuracy_normal" in values
-    crop = binary[binary["split"].str.startswith("crop_")]    # segment, then classify: one model per fold
-    assert crop["split"].tolist() == ["crop_grouped", "crop_grouped_f1", "crop_grouped_f2"]
-    assert (crop["model"] == oof["model"].iloc[0]).all()  # the headline (first chosen) model
+    crop = binary[binary["split"].str.startswith("crop_")]    # segment, then classify: each model on every fold
+    assert sorted(zip(crop["model"], crop["split"])) == sorted(
+        (m, f"crop_{s}") for m in oof["model"].iloc[:2] for s in ("grouped", "grouped_f1", "grouped_f2"))
     in_unit_interval(values, [f"cls_{key}_{m}" for key in crop["key"] for m in ("auc", "accuracy")])
-    assert len(pd.read_csv(out / "03_crop_vs_whole.csv")) == 2
+    fold0 = pd.read_csv(out / "03_crop_vs_whole.csv")
+    assert fold0["input"].tolist() == ["whole image"] * 2 + ["predicted-lesion crop"] * 2
     spread = [k for k in values if k.startswith("cls_seeds_") and k.endswith("_auc_sd")]
     assert len(spread) == 1 and values[spread[0]] >= 0
 
@@ -170,12 +173,18 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
                               for m in ("iou", "dice_mean")])
     assert values["ext_datasetb_images"] == 24
     crop_vs_whole = pd.read_csv(out / "04_crop_vs_whole.csv")
-    assert crop_vs_whole["input"].tolist()[:4] == ["whole image"] * 2 + ["predicted-lesion crop"] * 2
-    assert crop_vs_whole["split"].tolist()[:4] == ["grouped", "ensemble", "crop_grouped", "ensemble"]
-    headline = pd.read_csv(out / "03_oof.csv")["model"].iloc[0]   # its crop classifier: fold 0 and all folds
-    assert crop_vs_whole["model"].tolist()[:4] == [headline] * 2 + [f"{headline}_crop"] * 2
-    in_unit_interval(values, [f"ext_{headline}_binary_crop_grouped_imagenet_auc",
-                              f"ext_{headline}_crop_binary_ensemble_imagenet_auc"])
+    oof = pd.read_csv(out / "03_oof.csv").iloc[:2]   # the cross-validated models, each with its crop classifier
+    cross_validated = oof["model"].tolist()
+    whole = crop_vs_whole[crop_vs_whole["input"] == "whole image"]
+    assert sorted(zip(whole["model"], whole["split"])) == sorted((m, s) for m in cross_validated
+                                                                 for s in ("grouped", "ensemble"))
+    crops = crop_vs_whole[crop_vs_whole["input"] == "predicted-lesion crop"]   # fold 0's, then the fold ensembles
+    assert crops["model"].tolist() == [f"{m}_crop" for m in cross_validated] * 2
+    assert crops["split"].tolist() == ["crop_grouped"] * 2 + ["ensemble"] * 2
+    assert set(crop_vs_whole["input"]) <= {"whole image", "predicted-lesion crop", "whole image and crop"}
+    in_unit_interval(values, [f"ext_{run_key(name, 'binary', split, init)}_auc"
+                              for m, init in zip(oof["model"], oof["init"])
+                              for name, split in ((m, "crop_grouped"), (f"{m}_crop", "ensemble"))])
     diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
     assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])
     detection = pd.read_csv(out / "04_detection.csv")  # notebook 02's lesion classifiers on Dataset B's lesions
