@@ -93,16 +93,21 @@ def predicted_masks(segmenter: nn.Module, images: Sequence[np.ndarray], seg_size
     return masks_at_original_size(predict_seg_logits(segmenter, small, progress=False), [i.shape[:2] for i in images])
 
 
+def _split_roles(data: TaskData, split: str) -> np.ndarray:
+    """The roles of grouped `split` in `data`, with a clear error where the task has no such split."""
+    if split not in data.roles:
+        raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
+    return data.roles[split]
+
+
 def crop_inputs(data: TaskData, full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray],
                 segmenter: nn.Module, seg_size: int, split: str = "grouped") -> np.ndarray:
     """Every image's crop on grouped `split` (default test fold 0): around the true lesion for its training images,
     around the lesion `segmenter` predicts for the others (it must be the segmenter trained without that split's
     validation and test folds). `full_images`/`full_masks` align with `data.frame`."""
-    if split not in data.roles:
-        raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
     size = data.images.shape[-1]
     crops = lesion_crops(full_images, full_masks, size)
-    unseen = np.flatnonzero(data.roles[split] != "train")
+    unseen = np.flatnonzero(_split_roles(data, split) != "train")
     crops[unseen] = lesion_crops([full_images[i] for i in unseen],
                                  predicted_masks(segmenter, [full_images[i] for i in unseen], seg_size), size)
     return crops
@@ -112,9 +117,7 @@ def run_crop_classifier(like: ClsRun, data: TaskData, crops: np.ndarray, workdir
                         split: str = "grouped", monitor: bool = True) -> ClsRun:
     """`like`'s model, initialisation and epochs on grouped `split` with lesion crops (`crop_inputs` of that split)
     as inputs; `monitor` as `run_classifier`'s."""
-    if split not in data.roles:
-        raise ValueError(f"no split '{split}' in the {data.task} task; choose one of {sorted(data.roles)}")
-    return run_classifier(like.model_name, data.task, crop_split(split), data.frame, data.roles[split], crops,
+    return run_classifier(like.model_name, data.task, crop_split(split), data.frame, _split_roles(data, split), crops,
                           data.targets, like.epochs, workdir, like.init == "imagenet", seed, monitor=monitor)
 
 
