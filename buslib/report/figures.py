@@ -105,7 +105,7 @@ def segmentation_tiles(ranked: pd.DataFrame, images: Sequence[np.ndarray], trues
 def roc_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     """ROC curves (frames with fpr, tpr) of several models, with the chance diagonal."""
     tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
-    fig = px.line(tidy, x="fpr", y="tpr", color="model", title=title,
+    fig = px.line(tidy, x="fpr", y="tpr", color="model", title=title, color_discrete_sequence=_palette(len(curves)),
                   labels={"fpr": "1 - specificity", "tpr": "sensitivity"})
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
     return _legend_below(fig, len(curves))
@@ -138,6 +138,12 @@ def confusion_figure(tables: dict[str, pd.DataFrame], title: str, columns: int =
     for col in range(2, columns + 1):   # the row labels once per row: they would run into the matrix on their left
         fig.update_yaxes(showticklabels=False, col=col)
     return fig.update_layout(title=title, height=260 * rows + 80)
+
+
+def _palette(entries: int) -> list[str]:
+    """Plotly's default 10 colours, or 48 distinct ones (Dark24 then Light24) when there are more entries."""
+    default = px.colors.qualitative.Plotly
+    return default if entries <= len(default) else px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
 
 
 def _legend_below(fig: go.Figure, entries: int) -> go.Figure:
