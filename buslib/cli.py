@@ -92,9 +92,11 @@ def _predict(args: argparse.Namespace) -> int:
     from .predict.run import predict_images
 
     table = predict_images([Path(p) for p in args.images], Path(args.models), Path(args.out), args.overwrite)
-    failed = table[table["status"] != "ok"]
-    print(f"[buslib] {len(table) - len(failed)} images predicted, {len(failed)} failed; "
-          f"{Path(args.out) / 'predictions.csv'} and {Path(args.out) / 'index.html'}")
+    failed = table[table["status"] == "failed"]
+    left_out = (table["status"] == "left out").sum()
+    print(f"[buslib] {(table['status'] == 'ok').sum()} images predicted, {len(failed)} failed"
+          + (f", {left_out} files in the folders left out (not scans)" if left_out else "")
+          + f"; {Path(args.out) / 'predictions.csv'} and {Path(args.out) / 'index.html'}")
     for row in failed.itertuples():
         print(f"[buslib] FAILED {row.error}", file=sys.stderr)
     return 1 if len(failed) else 0
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     weights.add_argument("--force", action="store_true", help="fetch again even when cached")
     weights.set_defaults(run=_weights)
     predict = commands.add_parser("predict", help="lesion mask, malignancy probability and Grad-CAM for your images")
-    predict.add_argument("images", nargs="+", help="PNG/JPEG files or folders of them")
+    predict.add_argument("images", nargs="+", help="PNG, JPEG, TIFF or BMP files, or folders of them")
     predict.add_argument("--models", default="reports/cpu",
                          help="a study report folder (bundles are exported from it) or a folder of bundles")
     predict.add_argument("--out", required=True, help="output folder (never the images' own folder)")

@@ -1,9 +1,10 @@
 """Notebook 04's segment-then-classify ensembles: classifiers that take full-resolution images, so that crop
 classifiers (each with the U2NET-Lite of its own fold) and whole-image classifiers can be averaged together.
 
-A `CropClassifier` segments each image with its fold's U2NET-Lite and classifies the predicted-lesion crop; a
-`WholeImageClassifier` resizes the image as the study's arrays are made (`resize_image`, the same bytes as
-`load_arrays`). Both keep the thresholds that BUSI validation data chose; `FoldEnsemble` averages either kind.
+A `CropClassifier` classifies the predicted-lesion crop that its fold's `LesionMasks` finds (U2NET-Lite, run once per
+image set however many crop classifiers the fold has); a `WholeImageClassifier` resizes the image as the study's
+arrays are made (`resize_image`, the same bytes as `load_arrays`). Both keep the thresholds that BUSI validation
+data chose; `FoldEnsemble` averages either kind.
 """
 
 from __future__ import annotations
@@ -21,7 +22,23 @@ from .external import FoldEnsemble, FrozenClassifier, load_frozen_classifiers, n
 from .lesion_crops import crop_model_name, crop_split, lesion_crops, predicted_masks
 from .segmenters import load_crop_segmenters
 
-__all__ = ["CropClassifier", "WholeImageClassifier", "load_crop_ensembles", "mixed_ensemble"]
+__all__ = ["LesionMasks", "CropClassifier", "WholeImageClassifier", "load_crop_ensembles", "mixed_ensemble"]
+
+
+class LesionMasks:
+    """One fold's U2NET-Lite at `seg_size`, remembering the masks of the last image sequence it segmented (by
+    identity, so the sequence must not change in place), so that the fold's crop classifiers share one segmentation."""
+
+    def __init__(self, segmenter: nn.Module, seg_size: int) -> None:
+        self.segmenter, self.seg_size = segmenter, seg_size
+        self._images: Sequence[np.ndarray] | None = None
+        self._masks: list[np.ndarray] = []
+
+    def __call__(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The predicted lesion mask of each full-resolution grey image, at the image's size."""
+        if images is not self._images:
+            self._images, self._masks = images, predicted_masks(self.segmenter, images, self.seg_size)
+        return self._masks
 
 
 @dataclass(frozen=True)
@@ -67,11 +84,10 @@ class WholeImageClassifier(_FullResolution):
 
 @dataclass(frozen=True)
 class CropClassifier(_FullResolution):
-    """A crop classifier on full-resolution images: `segmenter` (its own fold's, at `seg_size`) finds the lesion,
-    the box widened by the training margin is classified at `size` (the whole image where no lesion is found)."""
+    """A crop classifier on full-resolution images: `masks` (its own fold's U2NET-Lite) finds the lesion, the box
+    widened by the training margin is classified at `size` (the whole image where no lesion is found)."""
 
-    segmenter: nn.Module
-    seg_size: int
+    masks: LesionMasks
     size: int
 
     @property
@@ -79,16 +95,15 @@ class CropClassifier(_FullResolution):
         return crop_model_name(self.classifier.model_name)
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        masks = predicted_masks(self.segmenter, images, self.seg_size)
-        return self.classifier.predict(lesion_crops(images, masks, self.size))
+        return self.classifier.predict(lesion_crops(images, self.masks(images), self.size))
 
 
 def load_crop_ensembles(report_dir: Path, size: int, seg_size: int) -> list[FoldEnsemble]:
     """Notebook 03's crop classifiers of every grouped split, each with its split's U2NET-Lite, as one fold ensemble
     per model (in notebook 03's order); a model with fewer than two folds is left out."""
     segmenters = load_crop_segmenters(report_dir)
-    by_crop_split = {crop_split(split): segmenter for split, segmenter in segmenters.items()}
-    members = [CropClassifier(clf, by_crop_split[clf.split], seg_size, size)
+    by_crop_split = {crop_split(split): LesionMasks(segmenter, seg_size) for split, segmenter in segmenters.items()}
+    members = [CropClassifier(clf, by_crop_split[clf.split], size)
                for clf in load_frozen_classifiers(report_dir, size, splits=list(by_crop_split))]
     ensembles = []
     for name in dict.fromkeys(m.model_name for m in members):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +12,38 @@ from ..data.images import DataError, is_colour
 
 __all__ = ["IMAGE_SUFFIXES", "collect_images", "read_scan", "check_output_folder"]
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+_MASK_STEM = re.compile(r"_mask(_\d+)?$", re.IGNORECASE)   # BUSI's lesion masks lie beside their scans
 
 
-def collect_images(inputs: list[Path]) -> list[Path]:
-    """Files given, and the PNG/JPEG files inside folders given (recursively, sorted); errors name a missing path."""
-    found = []
+def _why_left_out(path: Path) -> str | None:
+    """Why a file found in a folder is not a scan to predict, or None when it is one."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return "not an image file (PNG, JPEG, TIFF or BMP)"
+    if _MASK_STEM.search(path.stem):
+        return "a lesion mask by its name (ends in _mask), not a scan"
+    return None
+
+
+def collect_images(inputs: list[Path]) -> tuple[list[Path], dict[Path, str]]:
+    """The files given, and the scans inside the folders given (recursively, sorted), with every other file found in
+    those folders and why it was left out. A file named explicitly is always kept; errors name a missing path."""
+    found, left_out = [], {}
     for path in map(Path, inputs):
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                reason = _why_left_out(file)
+                found += [] if reason else [file]
+                left_out |= {file: reason} if reason else {}
         elif path.is_file():
             found.append(path)
         else:
             raise FileNotFoundError(f"{path}: no such image or folder")
     if not found:
-        raise FileNotFoundError(f"no PNG or JPEG images in {[str(p) for p in inputs]}")
-    return found
+        raise FileNotFoundError(f"no PNG, JPEG, TIFF or BMP scans in {[str(p) for p in inputs]}"
+                                + (f" ({len(left_out)} other files left out, e.g. {next(iter(left_out))}: "
+                                   f"{next(iter(left_out.values()))})" if left_out else ""))
+    return found, left_out
 
 
 def read_scan(path: Path) -> tuple[np.ndarray, list[str]]:
@@ -36,6 +53,8 @@ def read_scan(path: Path) -> tuple[np.ndarray, list[str]]:
         with Image.open(path) as image:
             image.load()
             mode = image.mode
+            if getattr(image, "n_frames", 1) > 1:
+                flags.append(f"{image.n_frames} frames (a cine loop or a multi-page file?): the first was used")
             if mode not in ("L", "RGB", "RGBA", "P", "I;16", "I", "LA"):
                 flags.append(f"unusual pixel layout {mode}: processed as grey")
             if mode in ("I;16", "I"):

@@ -76,7 +76,7 @@ def write_page(target: Path, table: pd.DataFrame, folder: Path, note: str) -> Pa
         cards.append(f'<div class="card" id="{html.escape(row.image)}"><h3>{html.escape(Path(row.path).name)}</h3>'
                      f"{_verdict(row, spread)}{flags}"
                      f"{_inline(folder / row.overlay)}{_inline(folder / row.cam)}{variance}</div>")
-    errors = "".join(f"<li>{html.escape(str(row.path))}: {html.escape(str(row.error))}</li>"
+    errors = "".join(f"<li>{html.escape(str(row.error))}</li>"   # each error names its file
                      for row in failed.itertuples())
     profiles = {str(table[c].iloc[0]) for c in ("classifier_profile", "segmenter_profile") if c in table}
     smoke = ('<p class="note"><b>Models from the SMOKE profile (a plumbing check, trained for seconds): these '

@@ -114,9 +114,10 @@ def _row(path: Path, name: str) -> dict:
 
 
 def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool = False) -> pd.DataFrame:
-    """Predict every image; unreadable ones are reported and skipped. Writes per image `<name>_mask.png`,
+    """Predict every image; unreadable ones, and files in the folders that are not scans, are reported and
+    skipped (rows with status 'failed' or 'left out'). Writes per image `<name>_mask.png`,
     `<name>_overlay.png`, `<name>_cam.jpg` under `out`, plus `predictions.csv` and `index.html`."""
-    images = collect_images(inputs)
+    images, left_out = collect_images(inputs)
     check_output_folder(Path(out), images, overwrite)
     bundles = find_bundles(models)
     predictor = Predictor(bundles["classifier"], bundles["segmenter"], bundle_folder(models), bundles["detector"])
@@ -124,7 +125,10 @@ def predict_images(inputs: list[Path], models: Path, out: Path, overwrite: bool 
     if out.exists() and overwrite:
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    rows = []
+    rows = [_row(path, "") | {"status": "left out", "error": f"{path}: {reason}"} for path, reason in left_out.items()]
+    if left_out:
+        print(f"[buslib] left out {len(left_out)} files found in the folders (listed in predictions.csv and "
+              f"index.html), e.g. {next(iter(left_out))}: {next(iter(left_out.values()))}", flush=True)
     for index, path in enumerate(tqdm(images, desc="predicting", unit="image")):
         name = f"{index:04d}_{path.stem}"
         row = _row(path, name)

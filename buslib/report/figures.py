@@ -149,7 +149,8 @@ def _palette(entries: int) -> list[str]:
 def _legend_below(fig: go.Figure, entries: int) -> go.Figure:
     """The legend under a square-ish plot, one line per entry, so that long model names do not squeeze the axes."""
     return fig.update_layout(width=620, height=560 + 22 * entries, margin=dict(b=40 + 22 * entries),
-                             legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title_text=""))
+                             legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title_text="",
+                                         entrywidth=1, entrywidthmode="fraction"))   # one entry a line
 
 
 def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:

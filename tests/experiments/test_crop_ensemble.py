@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from buslib.data.cache import resize_image
-from buslib.experiments.crop_ensemble import CropClassifier, WholeImageClassifier, mixed_ensemble
+from buslib.experiments.crop_ensemble import CropClassifier, LesionMasks, WholeImageClassifier, mixed_ensemble
 from buslib.experiments.external import FoldEnsemble, FrozenClassifier
 from buslib.experiments.lesion_crops import lesion_crops, predicted_masks
 from tests.stand_ins import BrightIsLesion
@@ -38,7 +38,7 @@ def images() -> list[np.ndarray]:
 
 
 def test_a_crop_member_classifies_the_lesion_its_segmenter_finds_and_keeps_its_thresholds(images):
-    member = CropClassifier(frozen("crop_grouped_f1", 0.3), BrightIsLesion(), 32, 16)
+    member = CropClassifier(frozen("crop_grouped_f1", 0.3), LesionMasks(BrightIsLesion(), 32), 16)
     assert (member.model_name, member.split, member.threshold) == ("mobilenetv2_crop", "crop_grouped_f1", 0.3)
     crops = lesion_crops(images, predicted_masks(BrightIsLesion(), images, 32), 16)
     np.testing.assert_allclose(member.predict(images), frozen("x").predict(crops), atol=1e-6)
@@ -48,10 +48,34 @@ def test_a_crop_member_classifies_the_lesion_its_segmenter_finds_and_keeps_its_t
     assert member.predict(images).min() > whole.predict(images).max()   # the crop is mostly lesion, the image is not
 
 
+class CountingSegmenter(BrightIsLesion):
+    """BrightIsLesion that counts the images it segments."""
+
+    def __init__(self):
+        super().__init__()
+        self.images_seen = 0
+
+    def forward(self, x):
+        self.images_seen += len(x)
+        return super().forward(x)
+
+
+def test_the_crop_classifiers_of_one_fold_segment_each_image_set_once(images):
+    segmenter = CountingSegmenter()
+    masks = LesionMasks(segmenter, 32)
+    first, second = (CropClassifier(frozen(f"crop_grouped_f{i}"), masks, 16) for i in (1, 2))
+    np.testing.assert_allclose(first.predict(images), second.predict(images))
+    assert segmenter.images_seen == len(images)
+    others = [image[::-1].copy() for image in images]   # another image set is segmented afresh
+    first.predict(others)
+    assert segmenter.images_seen == 2 * len(images)
+    assert [m.shape for m in masks(others)] == [i.shape for i in others]
+
+
 def test_an_averaged_row_is_rebuilt_by_name_with_every_fold_model_of_each_part(images):
     whole = [FoldEnsemble(f"{name}_e", name, "imagenet", (frozen("grouped"), frozen("grouped_f1")))
              for name in ("effnet_lite2", "rcdnet")]
-    crop_members = tuple(CropClassifier(frozen(f"crop_{split}"), BrightIsLesion(), 32, 16)
+    crop_members = tuple(CropClassifier(frozen(f"crop_{split}"), LesionMasks(BrightIsLesion(), 32), 16)
                          for split in ("grouped", "grouped_f1"))
     crop = FoldEnsemble("c_e", "mobilenetv2_crop", "imagenet", crop_members)
     mixed = mixed_ensemble("effnet_lite2_and_rcdnet_and_mobilenetv2_crop", "imagenet", whole, [crop], 16)

@@ -12,12 +12,15 @@ def test_predict_writes_masks_overlays_cams_csv_and_page_and_names_a_corrupt_fil
     (images / "999999.png").write_bytes(b"\x89PNG broken")
     rgb = images / "000002.png"
     Image.open(rgb).convert("RGB").save(images / "colour.png")
+    (images / "readme.txt").write_text("not a scan")
     out = tmp_path / "out"
     assert main(["predict", str(images), "--models", str(untrained_bundles), "--out", str(out)]) == 1
-    assert "999999.png" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "999999.png" in printed.err and "1 files in the folders left out" in printed.out
     table = pd.read_csv(out / "predictions.csv")
     ok = table[table["status"] == "ok"]
-    assert len(table) == 14 and len(ok) == 13
+    assert len(table) == 15 and len(ok) == 13
+    assert table.loc[table["status"] == "left out", "error"].str.contains("readme.txt: not an image file").all()
     assert table.loc[table["status"] == "failed", "error"].str.contains("999999.png").all()
     first = ok.iloc[0]
     assert Image.open(out / first["mask"]).size == (first["width"], first["height"])
@@ -27,7 +30,7 @@ def test_predict_writes_masks_overlays_cams_csv_and_page_and_names_a_corrupt_fil
     assert "No lesion detector came with the models." in (out / "index.html").read_text()
     assert "not a medical device" in table["note"].iloc[0]
     page = (out / "index.html").read_text()
-    assert page.count('class="card"') == 13 and "999999.png" in page and "<script" not in page
+    assert page.count('class="card"') == 13 and "999999.png" in page and "readme.txt" in page and "<script" not in page
     assert not list(images.glob("*_mask.png"))  # nothing written beside the inputs
 
 

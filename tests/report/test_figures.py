@@ -30,6 +30,7 @@ def test_curve_legends_sit_under_the_plot_and_the_figure_grows_with_them():
                  for n in (2, 12))
     assert few.layout.legend.orientation == "h" and few.layout.legend.y < 0
     assert many.layout.height > few.layout.height
+    assert (many.layout.legend.entrywidth, many.layout.legend.entrywidthmode) == (1, "fraction")   # one a line
     assert len({trace.line.color for trace in many.data}) == 12   # no colour repeats past plotly's default 10
     bins = pd.DataFrame({"predicted": [0.2, 0.8], "observed": [0.1, 0.9], "count": [5, 5]})
     assert reliability_figure({"a": bins, "b": bins}, "calibration").layout.legend.orientation == "h"
