@@ -32,9 +32,10 @@ def collect_images(inputs: list[Path]) -> tuple[list[Path], dict[Path, str]]:
     for path in map(Path, inputs):
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                reason = _why_left_out(file)
-                found += [] if reason else [file]
-                left_out |= {file: reason} if reason else {}
+                if reason := _why_left_out(file):
+                    left_out[file] = reason
+                else:
+                    found.append(file)
         elif path.is_file():
             found.append(path)
         else:
