@@ -104,11 +104,7 @@ def segmentation_tiles(ranked: pd.DataFrame, images: Sequence[np.ndarray], trues
 
 def roc_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     """ROC curves (frames with fpr, tpr) of several models, with the chance diagonal."""
-    tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
-    fig = px.line(tidy, x="fpr", y="tpr", color="model", title=title, color_discrete_sequence=_palette(len(curves)),
-                  labels={"fpr": "1 - specificity", "tpr": "sensitivity"})
-    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return _legend_below(fig, len(curves))
+    return _curves_with_diagonal(curves, "fpr", "tpr", title, labels={"fpr": "1 - specificity", "tpr": "sensitivity"})
 
 
 def wrap_name(name: str, width: int = 30) -> str:
@@ -146,6 +142,16 @@ def _palette(entries: int) -> list[str]:
     return default if entries <= len(default) else px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
 
 
+def _curves_with_diagonal(curves: dict[str, pd.DataFrame], x: str, y: str, title: str, **line_args) -> go.Figure:
+    """One line per model (frames with columns `x`, `y`), each its own colour, over the grey y = x diagonal, with
+    the legend below."""
+    tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
+    fig = px.line(tidy, x=x, y=y, color="model", title=title, color_discrete_sequence=_palette(len(curves)),
+                  **line_args)
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
+    return _legend_below(fig, len(curves))
+
+
 def _legend_below(fig: go.Figure, entries: int) -> go.Figure:
     """The legend under a square-ish plot, one line per entry, so that long model names do not squeeze the axes."""
     return fig.update_layout(width=620, height=560 + 22 * entries, margin=dict(b=40 + 22 * entries),
@@ -155,12 +161,9 @@ def _legend_below(fig: go.Figure, entries: int) -> go.Figure:
 
 def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> go.Figure:
     """Reliability diagrams (predicted vs observed malignant rate per bin), marker size by count."""
-    tidy = pd.concat([c.assign(model=name) for name, c in curves.items()], ignore_index=True)
-    fig = px.line(tidy, x="predicted", y="observed", color="model", markers=True, title=title,
-                  hover_data=["count"], labels={"predicted": "mean predicted P(malignant)",
-                                                "observed": "observed malignant rate"})
-    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return _legend_below(fig, len(curves))
+    return _curves_with_diagonal(curves, "predicted", "observed", title, markers=True, hover_data=["count"],
+                                 labels={"predicted": "mean predicted P(malignant)",
+                                         "observed": "observed malignant rate"})
 
 
 def metric_bars(table: pd.DataFrame, metric: str, low: str, high: str, title: str) -> go.Figure:

@@ -34,3 +34,5 @@ def test_curve_legends_sit_under_the_plot_and_the_figure_grows_with_them():
     assert len({trace.line.color for trace in many.data}) == 12   # no colour repeats past plotly's default 10
     bins = pd.DataFrame({"predicted": [0.2, 0.8], "observed": [0.1, 0.9], "count": [5, 5]})
     assert reliability_figure({"a": bins, "b": bins}, "calibration").layout.legend.orientation == "h"
+    reliability = reliability_figure({f"model_{i}": bins for i in range(12)}, "calibration")
+    assert len({trace.line.color for trace in reliability.data}) == 12   # the same palette as the ROC figures
