@@ -19,7 +19,7 @@ class Profile:
     max_images_per_class: int | None = None
     seg_size: int = 320
     seg_epochs: int = 100          # U2NET-Lite started from DUTS, on every fold and split
-    seg_epochs_scratch: int = 100  # U2NET-Lite from scratch (the papers' way; it needs more epochs)
+    seg_epochs_scratch: int = 100  # U2NET-Lite from scratch (the papers' way; it needs more epochs); 0: not run
     seg_epochs_full: int = 100     # full U2NET from DUTS (2.4x U2NET-Lite's cost an epoch on CPU); 0: not run
     seg_probe_epochs: int = 10     # each batch-norm treatment's short fine-tune, compared on validation data;
                                    # 0: no probes, batch norm recalibrated (DEFAULT_BN_TREATMENT)
@@ -46,9 +46,11 @@ PROFILES = {
     "cpu": Profile("cpu", "the study at reduced resolution and epochs on 2 CPU cores",
                    # sized to 2 hours on a 2-core CPU without native bf16 (fp32): the epochs go to the pretrained
                    # headline models and their 5 folds; the from-scratch rows of the papers' comparison get fewer,
-                   # and full U2NET (44 M parameters, 3 min an epoch here) and the batch-norm probes (5.3 min; the
-                   # recalibration won each cpu run's probe) run only in the gpu profile
-                   seg_size=128, seg_epochs=4, seg_epochs_scratch=4, seg_epochs_full=0, seg_probe_epochs=0,
+                   # and full U2NET (44 M parameters, 3 min an epoch here), the batch-norm probes (5.3 min; the
+                   # recalibration won each cpu run's probe) and U2NET-Lite from scratch (5.5 min for 4 epochs, which
+                   # say nothing about the papers' long from-scratch training; run 20261127-132528 has its row) run
+                   # only in the gpu profile
+                   seg_size=128, seg_epochs=4, seg_epochs_scratch=0, seg_epochs_full=0, seg_probe_epochs=0,
                    # the scratch classifiers get 3 epochs (4 until run 20261127-045118) so that both cross-validated
                    # models also classify the predicted-lesion crop on every fold (about 6.5 min)
                    cls_size=128, cls_epochs=3, cls_epochs_pretrained=12,
