@@ -84,14 +84,16 @@ def outline_tiles(frame: pd.DataFrame, images: Sequence[np.ndarray], masks: Sequ
 
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str, title: str) -> go.Figure:
     """Train/valid loss (log axes: one early spike would flatten the rest) and a validation metric per epoch,
-    one colour per run."""
+    one colour per run; the figure grows so that the legend shows every run."""
     tidy = pd.concat([h.assign(run=name) for name, h in histories.items()], ignore_index=True)
     long = tidy.melt(id_vars=["run", "epoch"], value_vars=["train_loss", "valid_loss", metric],
                      var_name="curve", value_name="value")
-    fig = px.line(long, x="epoch", y="value", color="run", facet_col="curve", markers=True, title=title)
+    fig = px.line(long, x="epoch", y="value", color="run", facet_col="curve", markers=True, title=title,
+                  color_discrete_sequence=_palette(len(histories)))
+    fig.for_each_annotation(lambda a: a.update(text=a.text.removeprefix("curve=")))
     fig.update_yaxes(matches=None, showticklabels=True)
     fig.update_yaxes(type="log", col=1).update_yaxes(type="log", col=2)
-    return fig.update_layout(height=380)
+    return fig.update_layout(height=max(380, 220 + 21 * len(histories)))
 
 
 def segmentation_tiles(ranked: pd.DataFrame, images: Sequence[np.ndarray], trues: Sequence[np.ndarray],

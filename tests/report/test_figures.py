@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from buslib.report.figures import confusion_figure, reliability_figure, roc_figure, wrap_name
+from buslib.report.figures import confusion_figure, learning_curves, reliability_figure, roc_figure, wrap_name
 
 
 def test_long_run_keys_wrap_after_underscores_and_lose_no_character():
@@ -36,3 +36,12 @@ def test_curve_legends_sit_under_the_plot_and_the_figure_grows_with_them():
     assert reliability_figure({"a": bins, "b": bins}, "calibration").layout.legend.orientation == "h"
     reliability = reliability_figure({f"model_{i}": bins for i in range(12)}, "calibration")
     assert len({trace.line.color for trace in reliability.data}) == 12   # the same palette as the ROC figures
+
+
+def test_learning_curves_give_each_run_its_own_colour_and_room_in_the_legend():
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.7, 0.5], "valid_loss": [0.6, 0.5], "auc": [0.7, 0.8]})
+    few, many = (learning_curves({f"run_{i}": history for i in range(n)}, "auc", "t") for n in (2, 14))
+    colours = {trace.name: trace.line.color for trace in many.data}
+    assert len(colours) == 14 and len(set(colours.values())) == 14   # no colour repeats past plotly's default 10
+    assert many.layout.height > few.layout.height
+    assert sorted(a.text for a in many.layout.annotations) == ["auc", "train_loss", "valid_loss"]
