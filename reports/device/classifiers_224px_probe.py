@@ -44,7 +44,6 @@ from buslib.infer import predict_proba
 from buslib.models.weights import weight_file, weights_dir
 
 SIZES = (128, 224)   # the cpu profile's and the gpu profile's
-MODELS = ("rcdnet", "mobilenetv2")
 WEIGHTS = ("mobilenetv2_imagenet", "efficientnet_lite0_imagenet")   # MobileNetV2's, RcdNet's backbone's
 N_FOLDS = 5
 BUSI_COLUMNS = ["image_id", "label", "fold", "group", "in_classification", "split_li_cls", "split_liu_cls"]
