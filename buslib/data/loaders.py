@@ -1,7 +1,9 @@
 """fastai DataLoaders over cached arrays: segmentation (image + mask) and classification.
 
 Augmentations follow the papers: Li et al. (flips, rotation, colour jitter,
-Gaussian blur) and Liu et al. (random crop, flip, rotation, small scaling). Grey
+Gaussian blur) and Liu et al. (random crop, flip, rotation, small scaling); 'liu_photometric' adds to Liu's
+geometry a wider brightness/contrast jitter and Li's blur, for scanners whose gain differs (Dataset B's images average
+0.75 times BUSI's brightness). Grey
 images are repeated to three channels and normalised with the model's statistics.
 """
 
@@ -22,19 +24,22 @@ from .normalise import IMAGENET_STATS, Stats, normalise
 
 __all__ = ["RECIPES", "augmentations", "ArrayItems", "build_dataloaders"]
 
-RECIPES = ("li", "liu", "none")
+RECIPES = ("li", "liu", "liu_photometric", "none")
 
 
 def augmentations(recipe: str, size: int) -> v2.Compose:
-    """Training-time augmentation of one of the papers ('li', 'liu') or 'none', at `size` pixels."""
+    """Training-time augmentation of one of the papers ('li', 'liu'), Liu's with photometric steps, or 'none'."""
     if recipe == "li":
         steps = [v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(), v2.RandomRotation(15),
                  v2.ColorJitter(brightness=0.2, contrast=0.2),
                  v2.RandomApply([v2.GaussianBlur(kernel_size=5, sigma=(0.1, 1.5))], p=0.3)]
-    elif recipe == "liu":
+    elif recipe in ("liu", "liu_photometric"):
         steps = [v2.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True),
                  v2.RandomHorizontalFlip(), v2.RandomRotation(15),
                  v2.RandomAffine(degrees=0, scale=(0.9, 1.1))]
+        if recipe == "liu_photometric":
+            steps += [v2.ColorJitter(brightness=0.3, contrast=0.3),
+                      v2.RandomApply([v2.GaussianBlur(kernel_size=5, sigma=(0.1, 1.5))], p=0.3)]
     elif recipe == "none":
         steps = [v2.Identity()]
     else:

@@ -47,6 +47,14 @@ def test_validation_items_are_normalised_and_unaugmented(arrays):
     assert torch.allclose(item[0], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(("recipe", "varies"), [("liu", False), ("liu_photometric", True)])
+def test_only_the_photometric_recipe_changes_grey_levels(recipe, varies):
+    torch.manual_seed(0)
+    flat = torch.full((3, 32, 32), 100, dtype=torch.uint8)
+    centres = {int(augmentations(recipe, 32)(flat)[0, 16, 16]) for _ in range(20)}
+    assert (len(centres) > 1) == varies and (varies or centres == {100})
+
+
 def test_unknown_recipe_is_refused():
     with pytest.raises(ValueError, match="unknown augmentation recipe 'kornia'"):
         augmentations("kornia", 32)
