@@ -31,7 +31,7 @@ from ..infer import inference_ms_per_image, predict_proba
 from ..models.registry import create_classifier, get_spec
 from ..models.size import model_size
 from ..train.callbacks import history
-from ..train.classification import cls_learner, get_cls_recipe, require_every_class
+from ..train.classification import classifier_recipe, cls_learner, get_cls_recipe, require_every_class
 from ..train.fitting import fit, seed_run
 
 __all__ = ["run_key", "ClsRun", "run_classifier", "frozen_decisions", "results_table", "three_class_table",
@@ -87,7 +87,7 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     before it.
     """
     spec = get_spec(model_name)
-    recipe = get_cls_recipe(spec.recipe)
+    recipe = classifier_recipe(spec.recipe, task, pretrained)
     classes = TASKS[task]
     train, valid, test = role_rows(roles, split).values()
     require_every_class(targets[train], len(classes))

@@ -4,12 +4,14 @@
 batch 16, cross-entropy, 100 epochs, their flips/rotation/jitter/blur augmentation).
 `liu`: Liu et al. 2025 (Adam lr 1e-3, L2 weight decay 1e-4, cosine annealing, batch 32,
 label smoothing 0.1, Mixup alpha 0.4, 30 epochs, crop/flip/rotation/scale augmentation).
+`liu_photometric`: Liu's with brightness/contrast jitter and Li's blur added (ImageNet-started benign/malignant
+classifiers, `classifier_recipe`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from torch import nn
 from .callbacks import EpochLog, speed_callbacks
 from .fitting import lookup_recipe
 
-__all__ = ["ClsRecipe", "CLS_RECIPES", "get_cls_recipe", "cls_learner", "require_every_class"]
+__all__ = ["ClsRecipe", "CLS_RECIPES", "get_cls_recipe", "classifier_recipe", "cls_learner", "require_every_class"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,22 @@ CLS_RECIPES = {
     "li": ClsRecipe("li", 1e-4, 0.0, 16, 100, "plateau", 0.0, None, "li"),
     "liu": ClsRecipe("liu", 1e-3, 1e-4, 32, 30, "cosine", 0.1, 0.4, "liu"),
 }
+# Liu's with photometric augmentation (brightness/contrast jitter, Li's blur): the ImageNet-started benign/malignant
+# classifiers' recipe, adopted by the rule of reports/probes/photometric_5fold_probe.py
+CLS_RECIPES["liu_photometric"] = replace(CLS_RECIPES["liu"], name="liu_photometric", augment="liu_photometric")
 
 
 def get_cls_recipe(name: str) -> ClsRecipe:
     return lookup_recipe(CLS_RECIPES, name, "classification")
+
+
+def classifier_recipe(paper_recipe: str, task: str, pretrained: bool) -> ClsRecipe:
+    """The recipe a classifier trains with: its paper's, except that an ImageNet-started benign/malignant classifier
+    under Liu's recipe adds photometric augmentation ('liu_photometric'); scratch rows, the three-class task and
+    notebook 02's lesion detectors keep their paper's."""
+    if pretrained and task == "binary" and paper_recipe == "liu":
+        return CLS_RECIPES["liu_photometric"]
+    return get_cls_recipe(paper_recipe)
 
 
 def cls_learner(model: nn.Module, dls: DataLoaders, recipe: ClsRecipe, num_classes: int, path: Path,

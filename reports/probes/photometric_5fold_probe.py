@@ -55,7 +55,9 @@ def train(data_dir: str, report_dir: str, variant: str, model_name: str, out_jso
     """Cross-validate `model_name` with augmentation `variant`, each fold model also predicting Dataset B."""
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant '{variant}'; choose one of {VARIANTS}")
-    cls_training.CLS_RECIPES["liu"] = replace(cls_training.CLS_RECIPES["liu"], augment=variant)
+    for name in ("liu", "liu_photometric"):   # the second: the study's own choice for these runs after the probe
+        if name in cls_training.CLS_RECIPES:
+            cls_training.CLS_RECIPES[name] = replace(cls_training.CLS_RECIPES[name], augment=variant)
     ctx = open_notebook("03", "cpu", data_dir, report_dir, 0, 0)
     busi, dsb = ctx.load_busi(), ctx.load_dataset_b()
     busi = busi[busi["in_classification"] & (busi["label"] != "normal")]

@@ -23,7 +23,7 @@ from buslib.experiments.external import (
     load_frozen_classifiers,
     rank_by_internal_auc,
 )
-from buslib.train.classification import get_cls_recipe
+from buslib.train.classification import classifier_recipe, get_cls_recipe
 
 
 @pytest.fixture
@@ -86,6 +86,15 @@ def test_recipes_follow_the_papers():
     assert (li.lr, li.batch_size, li.schedule, li.mixup_alpha) == (1e-4, 16, "plateau", None)
     assert (liu.lr, liu.weight_decay, liu.batch_size, liu.schedule) == (1e-3, 1e-4, 32, "cosine")
     assert liu.label_smoothing > 0 and liu.mixup_alpha
+
+
+def test_only_imagenet_started_benign_malignant_classifiers_under_liu_add_photometric_augmentation():
+    photometric = classifier_recipe("liu", "binary", pretrained=True)
+    assert photometric.augment == "liu_photometric"
+    assert dataclasses.replace(photometric, name="liu", augment="liu") == get_cls_recipe("liu")  # Liu's otherwise
+    for recipe, task, pretrained in (("liu", "binary", False), ("liu", "three_class", True),
+                                     ("liu", "lesion", True), ("li", "binary", True)):
+        assert classifier_recipe(recipe, task, pretrained) == get_cls_recipe(recipe)
 
 
 def test_hub_variants_are_reported_as_not_run_when_switched_off(bright_lesions, tmp_path):
