@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,6 @@ from torch import nn
 
 from ..data.loaders import build_dataloaders
 from ..data.splits import fold_roles, fold_split, role_rows
-from ..eval.classification import binary_metrics
 from ..eval.segmentation import confusion_counts, pixel_metrics, score_cases, summarise_cases
 from ..eval.stats import format_ci
 from ..infer import masks_at_original_size, predict_seg_logits, predict_seg_logits_with_flip
@@ -23,10 +22,9 @@ from ..train.batchnorm import DEFAULT_BN_TREATMENT, prepare_batchnorm
 from ..train.callbacks import history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
-from .classification import ClsRun
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
-           "choose_detection_threshold", "case_groups", "detection_gate", "gate_runs", "gate_comparison", "run_folds",
+           "choose_detection_threshold", "case_groups", "run_folds",
            "out_of_fold", "fold_table", "probe_table", "fold_weights", "half_state", "ranked_cases",
            "results_table", "metrics_frame"]
 
@@ -55,8 +53,9 @@ class SegRun:
     valid_iou: float
     valid_iou_tta: float
     detect_threshold: float         # a lesion is reported where the gate's score exceeds this
-    valid: pd.DataFrame             # image_id, has_lesion, score (highest lesion probability) per validation image
-    gate: str = "segmenter"         # whose score reports a lesion: the segmenter's own, or a lesion classifier's
+    valid: pd.DataFrame             # image_id, has_lesion, score (the gate's detection score) per validation image
+    gate: str = "segmenter"         # whose score reports a lesion (`detection_gate`); `cases` has it as 'score'
+
 
 
 # The share of new normal images the detection threshold may expect to let through. The study's ceiling is 0.10 on
@@ -138,9 +137,10 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
     threshold = choose_detection_threshold(valid["score"], valid["has_lesion"])
     logits = predict_seg_logits(model, images[test], tta=tta)
     predictions = masks_at_original_size(logits, [m.shape for m in test_masks])
-    cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks,
-                        detected=lesion_scores(logits) > threshold)
+    scores = lesion_scores(logits)
+    cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks, detected=scores > threshold)
     cases.insert(1, "label", frame["label"].to_numpy()[test])
+    cases["score"] = scores
     groups = frame["group"].to_numpy()[test] if "group" in frame else None
     return SegRun(key, variant, split, init, bn if init == "pretrained" else "-", normals, tta, epochs, model,
                   history(learn), cases, summarise_cases(cases, groups, seed), learn.fit_seconds,
@@ -148,56 +148,9 @@ def run_segmentation(variant: str, split: str, frame: pd.DataFrame, roles: Seque
                   valid)
 
 
-def detection_gate(run: SegRun, detector: ClsRun, frame: pd.DataFrame, seed: int = 0,
-                   always: bool = False) -> SegRun:
-    """`run` with its lesion / no-lesion decision taken from `detector` (a 'lesion' task classifier trained on the
-    same split) where the detector's P(lesion) separates the validation lesion and normal images better than the
-    segmenter's own score (validation AUC; `always`: regardless). The threshold is chosen again on validation
-    data; the delineation is untouched."""
-    if detector.task != "lesion" or detector.split != run.split:
-        raise ValueError(f"detector {detector.key} is not a lesion classifier on split '{run.split}'")
-    y = run.valid["has_lesion"].to_numpy(int)
-    theirs = detector.valid.set_index("image_id").loc[run.valid["image_id"], "prob_lesion"].to_numpy()
-    if not always and _auc(y, theirs) <= _auc(y, run.valid["score"].to_numpy()):
-        return run
-    threshold = choose_detection_threshold(theirs, y.astype(bool))
-    test_scores = detector.test.set_index("image_id").loc[run.cases["image_id"], "prob_lesion"].to_numpy()
-    cases = run.cases.assign(detected=test_scores > threshold)
-    return replace(run, cases=cases, summary=summarise_cases(cases, case_groups(frame, cases), seed),
-                   detect_threshold=threshold, valid=run.valid.assign(score=theirs), gate=detector.model_name)
-
-
 def case_groups(frame: pd.DataFrame, cases: pd.DataFrame) -> np.ndarray | None:
     """The near-duplicate group of each scored image (for the bootstrap), None where `frame` has no groups."""
     return frame.set_index("image_id").loc[cases["image_id"], "group"].to_numpy() if "group" in frame else None
-
-
-def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC, NaN where one class is missing."""
-    return binary_metrics(y, score)["auc"] if 0 < y.sum() < len(y) else float("nan")
-
-
-def gate_runs(runs: Sequence[SegRun], detectors: Sequence[ClsRun], frame: pd.DataFrame,
-              seed: int = 0) -> dict[str, list[SegRun]]:
-    """The fold runs under each gate: the segmenter's own score, the detector's, and the one chosen on each fold's
-    validation data (`detection_gate`)."""
-    pairs = list(zip(runs, detectors, strict=True))
-    return {"segmenter": list(runs),
-            "detector": [detection_gate(r, d, frame, seed, always=True) for r, d in pairs],
-            "chosen_on_validation": [detection_gate(r, d, frame, seed) for r, d in pairs]}
-
-
-def gate_comparison(gates: dict[str, Sequence[SegRun]], frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Out-of-fold lesion detection under each gate of `gate_runs`: the validation AUC of the score, the shares
-    reported, and the gated IoU."""
-    rows = []
-    for gate, gated in gates.items():
-        pooled = out_of_fold(gated, frame, seed)
-        valid = pd.concat([r.valid for r in gated])
-        rows.append({"gate": gate, "folds_with_detector": sum(r.gate != "segmenter" for r in gated),
-                     "valid_auc": _auc(valid["has_lesion"].to_numpy(int), valid["score"].to_numpy()),
-                     **{k: pooled.get(k) for k in ("lesion_detection_rate", "empty_false_positive_rate", "iou_gated")}})
-    return pd.DataFrame(rows).rename(columns={"empty_false_positive_rate": "normal_fp_rate"})
 
 
 def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.ndarray,

@@ -151,12 +151,15 @@ def _curves_with_diagonal(curves: dict[str, pd.DataFrame], x: str, y: str, title
     fig = px.line(tidy, x=x, y=y, color="model", title=title, color_discrete_sequence=_palette(len(curves)),
                   **line_args)
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
-    return _legend_below(fig, len(curves))
+    return _legend_below(fig, list(curves))
 
 
-def _legend_below(fig: go.Figure, entries: int) -> go.Figure:
-    """The legend under a square-ish plot, one line per entry, so that long model names do not squeeze the axes."""
-    return fig.update_layout(width=620, height=560 + 22 * entries, margin=dict(b=40 + 22 * entries),
+def _legend_below(fig: go.Figure, names: Sequence[str]) -> go.Figure:
+    """The legend under a square-ish plot, one line per entry, so that long model names do not squeeze the axes; the
+    figure widens to the longest name (about 7 px a character at plotly's 12 px font)."""
+    entries, longest = len(names), max((len(name) for name in names), default=0)
+    return fig.update_layout(width=max(700, 160 + 7 * longest), height=560 + 22 * entries,
+                             margin=dict(b=40 + 22 * entries),
                              legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title_text="",
                                          entrywidth=1, entrywidthmode="fraction"))   # one entry a line
 

@@ -64,15 +64,17 @@ class NotebookRecord:
         self.tables[title] = frame.to_markdown(index=False, floatfmt=".4g")
         return frame
 
-    def figure(self, fig, name: str, width: int = 1000, height: int | None = None, static: bool = False):
-        """Save a plotly or matplotlib figure as PNG under figures/; returns it for display.
+    def figure(self, fig, name: str, width: int | None = None, height: int | None = None, static: bool = False):
+        """Save a plotly or matplotlib figure as PNG under figures/; returns it for display. A plotly figure is
+        `width` pixels wide, else as wide as its layout says, else 1000.
 
         `static=True` is for image galleries: saved as JPEG (speckle makes PNG ~5x larger) and
         returned as that picture rather than as plotly JSON, which would embed every pixel twice.
         """
         path = self.out_dir / "figures" / f"{self.notebook}_{name}.{'jpg' if static else 'png'}"
         if hasattr(fig, "write_image"):
-            fig.write_image(path, width=width, height=height or fig.layout.height or 500)
+            fig.write_image(path, width=width or fig.layout.width or 1000,
+                            height=height or fig.layout.height or 500)
         else:
             fig.savefig(path, dpi=110, bbox_inches="tight")
         return Image(filename=path) if static else fig

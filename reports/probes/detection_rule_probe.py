@@ -12,6 +12,8 @@ only the threshold; the models, scores and gate choices (validation AUC) are the
     python reports/probes/detection_rule_probe.py DATA_DIR WORKDIR OUT_JSON [PROFILE]
 
 WORKDIR holds notebook 01's `splits_busi.csv` of the same profile (e.g. a copy of reports/cpu/splits_busi.csv).
+It ran at `4d77e0b` (its output: `detection_rule_probe_fp32_4d77e0b.json`) and runs there: later commits moved the gates
+to `buslib/experiments/gating.py`, added the mean of both scores and chose one gate for all folds.
 """
 
 from __future__ import annotations

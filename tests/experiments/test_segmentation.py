@@ -199,57 +199,6 @@ def test_out_of_fold_pools_every_fold_once_and_refuses_an_image_twice():
         out_of_fold([runs[0], runs[0]], frame)
 
 
-def _gated_pair(segmenter_valid_scores, detector_valid_scores):
-    """A fold-0 segmentation run (2 lesion + 1 normal test images, every one with a predicted lesion) and a lesion
-    classifier on the same split, with the given validation scores for images v0, v1 (lesion) and v2, v3 (normal)."""
-    from types import SimpleNamespace
-
-    from buslib.experiments.segmentation import SegRun
-    mask = np.pad(np.ones((4, 4), bool), 3)
-    cases = score_cases(["t0", "t1", "t2"], [mask] * 3, [mask, mask, np.zeros_like(mask)])
-    valid = pd.DataFrame({"image_id": ["v0", "v1", "v2", "v3"], "has_lesion": [True, True, False, False],
-                          "score": segmenter_valid_scores})
-    run = SegRun("k", "u2netp", "grouped", "pretrained", "recalibrate", True, False, 1, None, pd.DataFrame(), cases,
-                 summarise_cases(cases), 1.0, 1.0, [mask] * 3, 0.5, 0.5, 0.0, valid)
-    detector = SimpleNamespace(task="lesion", split="grouped", key="det", model_name="det",
-                               valid=pd.DataFrame({"image_id": ["v3", "v2", "v1", "v0"],
-                                                   "prob_lesion": detector_valid_scores[::-1]}),
-                               test=pd.DataFrame({"image_id": ["t0", "t1", "t2"], "prob_lesion": [0.9, 0.2, 0.1]}))
-    frame = pd.DataFrame({"image_id": ["t0", "t1", "t2", "v0", "v1", "v2", "v3"], "group": range(7)})
-    return run, detector, frame
-
-
-def test_the_lesion_classifier_decides_detection_only_where_it_separates_validation_images_better():
-    from buslib.experiments.segmentation import detection_gate
-    run, detector, frame = _gated_pair([0.9, 0.5, 0.95, 0.4], [0.9, 0.8, 0.1, 0.3])
-    assert run.summary["empty_false_positive_rate"] == 1.0 and run.summary["lesion_detection_rate"] == 1.0
-    gated = detection_gate(run, detector, frame)
-    assert gated.gate == "det" and gated.detect_threshold == pytest.approx(0.3)  # the highest validation normal
-    assert gated.cases["detected"].tolist() == [True, False, False]
-    assert gated.summary["empty_false_positive_rate"] == 0.0 and gated.summary["lesion_detection_rate"] == 0.5
-    assert gated.summary["iou"] == run.summary["iou"]                              # the outlines are untouched
-    assert gated.valid["score"].tolist() == [0.9, 0.8, 0.1, 0.3]                  # aligned by image, not by row
-
-    worse, detector, frame = _gated_pair([0.9, 0.8, 0.1, 0.3], [0.9, 0.5, 0.95, 0.4])
-    assert detection_gate(worse, detector, frame) is worse
-    assert detection_gate(worse, detector, frame, always=True).gate == "det"
-    detector.split = "grouped_f1"
-    with pytest.raises(ValueError, match="not a lesion classifier on split 'grouped'"):
-        detection_gate(worse, detector, frame)
-
-
-def test_gate_comparison_scores_each_gate_out_of_fold():
-    from buslib.experiments.segmentation import gate_comparison, gate_runs
-    run, detector, frame = _gated_pair([0.9, 0.5, 0.95, 0.4], [0.9, 0.8, 0.1, 0.3])
-    gates = gate_runs([run], [detector], frame)
-    assert gates["segmenter"] == [run] and gates["chosen_on_validation"][0].gate == "det"
-    table = gate_comparison(gates, frame).set_index("gate")
-    assert table.index.tolist() == ["segmenter", "detector", "chosen_on_validation"]
-    assert table.loc["segmenter", "normal_fp_rate"] == 1.0 and table.loc["detector", "normal_fp_rate"] == 0.0
-    assert table.loc["segmenter", "valid_auc"] == 0.5 and table.loc["detector", "valid_auc"] == 1.0
-    assert table["folds_with_detector"].tolist() == [0, 1, 1]
-
-
 def test_detector_folds_keep_each_fold_weights_flip_size_and_own_validation_threshold(tmp_path):
     from types import SimpleNamespace
 

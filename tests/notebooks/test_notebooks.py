@@ -105,12 +105,14 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
     assert list((out / "figures").glob("02_cases.jpg")) and list((out / "figures").glob("02_learning_curves.png"))
     results = pd.read_csv(out / "02_results.csv")
     assert {"this study", "Li 2025 Table 1 (random 12:3)"} == set(results["source"])
-    gates = pd.read_csv(out / "02_detection.csv")  # who says "lesion or not": segmenter, classifier, chosen per fold
-    assert gates["gate"].tolist() == ["segmenter", "detector", "chosen_on_validation"]
+    gates = pd.read_csv(out / "02_detection.csv")  # who says "lesion or not": segmenter, classifier, their mean, chosen
+    assert gates["gate"].tolist() == ["segmenter", "detector", "mean", "chosen_on_validation"]
     in_unit_interval(values, [f"seg_gate_{g}_{m}" for g in gates["gate"]
                               for m in ("lesion_detection_rate", "normal_fp_rate", "iou_gated")])
     folds = pd.read_csv(out / "02_folds.csv")
-    assert set(folds["gate"].dropna()) <= {"segmenter", "mobilenetv2"} and len(folds) == 4
+    assert len(folds) == 4 and folds["gate"].dropna().nunique() == 1   # one gate, chosen for every fold
+    assert folds["gate"].dropna().iloc[0] == gates.set_index("gate").loc["chosen_on_validation", "score"]
+    assert folds["gate"].dropna().iloc[0] in {"segmenter", "mobilenetv2", "mean of segmenter and mobilenetv2"}
     refined = pd.read_csv(out / "02_litemedsam.csv")  # LiteMedSAM from U2NET-Lite's box and from the true box
     assert refined["system"].tolist() == ["u2netp", "u2netp_litemedsam_predicted_box", "litemedsam_true_box"]
     in_unit_interval(values, [f"seg_refine_{s}_{m}" for s in refined["system"] for m in ("iou", "dice_mean")])
