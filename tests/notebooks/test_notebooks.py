@@ -108,7 +108,9 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
     gates = pd.read_csv(out / "02_detection.csv")  # who says "lesion or not": segmenter, classifier, their mean, chosen
     assert gates["gate"].tolist() == ["segmenter", "detector", "mean", "chosen_on_validation"]
     in_unit_interval(values, [f"seg_gate_{g}_{m}" for g in gates["gate"]
-                              for m in ("lesion_detection_rate", "normal_fp_rate", "iou_gated")])
+                              for m in ("valid_auc", "lesion_detection_rate", "normal_fp_rate", "iou_gated")])
+    chosen = [k.removeprefix("seg_gate_choice_") for k in values if k.startswith("seg_gate_choice_")]
+    assert len(chosen) == 1 and chosen[0] in ("segmenter", "detector", "mean")   # one gate, recorded
     folds = pd.read_csv(out / "02_folds.csv")
     assert len(folds) == 4 and folds["gate"].dropna().nunique() == 1   # one gate, chosen for every fold
     assert folds["gate"].dropna().iloc[0] == gates.set_index("gate").loc["chosen_on_validation", "score"]
