@@ -103,27 +103,34 @@ def _datasetb_row(folds: list[dict], dsb: pd.DataFrame) -> dict:
             "datasetb_specificity": metrics["specificity"]}
 
 
+def variant_rows(variant: str, complete: list[dict]) -> list[dict]:
+    """Pooled out-of-fold BUSI and Dataset B metrics of each model of one variant (complete `train` outputs), and of
+    the two averaged fold by fold where there are two (the last row)."""
+    dsb = pd.DataFrame(complete[0]["datasetb"])
+    members = [(r["model"], _fold_runs(r), r["folds"]) for r in complete]
+    if len(complete) == 2:
+        members.append((JOIN.join(r["model"] for r in complete), averaged_folds([m[1] for m in members]),
+                        [f for r in complete for f in r["folds"]]))
+    rows = []
+    for name, runs, folds in members:
+        oof = out_of_fold(runs)
+        rows.append({"variant": variant, "model": name, "oof_auc": oof["auc"],
+                     "oof_auc_95ci": format_ci(oof["auc_ci_low"], oof["auc_ci_high"]),
+                     "oof_accuracy": oof["accuracy"], **_datasetb_row(folds, dsb),
+                     "train_minutes": sum(f["fit_seconds"] for f in folds) / 60})
+    return rows
+
+
 def summarise(paths: list[str]) -> None:
     """Pooled out-of-fold BUSI and Dataset B metrics of each model and pair, by variant, and the rule's verdict."""
     results = [json.loads(Path(p).read_text()) for p in paths]
     rows, pair_auc = [], {}
     for variant in VARIANTS:
         complete = [r for r in results if r["variant"] == variant and len(r["folds"]) == N_FOLDS]
-        if not complete:
-            continue
-        dsb = pd.DataFrame(complete[0]["datasetb"])
-        members = [(r["model"], _fold_runs(r), r["folds"]) for r in complete]
-        if len(complete) == 2:
-            members.append((JOIN.join(r["model"] for r in complete), averaged_folds([m[1] for m in members]),
-                            [f for r in complete for f in r["folds"]]))
-        for name, runs, folds in members:
-            oof = out_of_fold(runs)
-            rows.append({"variant": variant, "model": name, "oof_auc": oof["auc"],
-                         "oof_auc_95ci": format_ci(oof["auc_ci_low"], oof["auc_ci_high"]),
-                         "oof_accuracy": oof["accuracy"], **_datasetb_row(folds, dsb),
-                         "train_minutes": sum(f["fit_seconds"] for f in folds) / 60})
-            if JOIN in name:
-                pair_auc[variant] = oof["auc"]
+        if complete:
+            rows += variant_rows(variant, complete)
+            if JOIN in rows[-1]["model"]:   # the pair's row
+                pair_auc[variant] = rows[-1]["oof_auc"]
     print(f"precision: {', '.join(sorted({r['precision'] for r in results}))}\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4f"))
     if len(pair_auc) == 2:

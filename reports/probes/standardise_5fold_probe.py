@@ -32,15 +32,14 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from photometric_5fold_probe import EPOCHS, N_FOLDS, SIZE, _datasetb_row, _fold_runs
+from photometric_5fold_probe import EPOCHS, N_FOLDS, SIZE, variant_rows
 from photometric_5fold_probe import train as photometric_train
 from torch import nn
 
 from buslib.data.cache import load_arrays
-from buslib.eval.stats import format_ci
 from buslib.experiments import classification as cls_experiments
 from buslib.experiments.classification import prepare_task, run_classifier
-from buslib.experiments.crossval import JOIN, averaged_folds, out_of_fold
+from buslib.experiments.crossval import JOIN
 from buslib.report.context import open_notebook
 
 BASELINE_PAIR_AUC, MARGIN = 0.9317, 0.005   # the photometric pair's pooled out-of-fold AUC (photometric_2c877c2)
@@ -84,24 +83,11 @@ def summarise(baseline_dir: str, paths: list[str]) -> None:
                 "photometric + per-image standardisation": [Path(p) for p in paths]}
     rows, pair_auc = [], {}
     for variant, files in variants.items():
-        results = [json.loads(f.read_text()) for f in files]
-        complete = [r for r in results if len(r["folds"]) == N_FOLDS]
-        if not complete:
-            continue
-        dsb = pd.DataFrame(complete[0]["datasetb"])
-        members = [(r["model"], _fold_runs(r), r["folds"]) for r in complete]
-        if len(complete) == 2:
-            members.append((JOIN.join(r["model"] for r in complete), averaged_folds([m[1] for m in members]),
-                            [f for r in complete for f in r["folds"]]))
-        for name, runs, folds in members:
-            oof = out_of_fold(runs)
-            rows.append({"variant": variant, "model": name, "oof_auc": oof["auc"],
-                         "oof_auc_95ci": format_ci(oof["auc_ci_low"], oof["auc_ci_high"]),
-                         "oof_accuracy": oof["accuracy"], **_datasetb_row(folds, dsb),
-                         "train_minutes": sum(f["fit_seconds"] for f in folds) / 60,
-                         "precision": complete[0]["precision"]})
-            if JOIN in name:
-                pair_auc[variant] = oof["auc"]
+        complete = [r for r in (json.loads(f.read_text()) for f in files) if len(r["folds"]) == N_FOLDS]
+        if complete:
+            rows += [row | {"precision": complete[0]["precision"]} for row in variant_rows(variant, complete)]
+            if JOIN in rows[-1]["model"]:   # the pair's row
+                pair_auc[variant] = rows[-1]["oof_auc"]
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4f"))
     new = pair_auc.get("photometric + per-image standardisation")
     if new is not None:
