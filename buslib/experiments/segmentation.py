@@ -57,7 +57,6 @@ class SegRun:
     gate: str = "segmenter"         # whose score reports a lesion (`detection_gate`); `cases` has it as 'score'
 
 
-
 # The share of new normal images the detection threshold may expect to let through. The study's ceiling is 0.10 on
 # test images; with about 26 normal images in a validation fold the test share scatters widely around its expectation
 # (0.00-0.27 over the folds of the first 5-fold run), so the threshold aims at half the ceiling.
