@@ -94,7 +94,7 @@ def run_classifier(model_name: str, task: str, split: str, frame: pd.DataFrame, 
     key = run_key(model_name, task, split, "imagenet" if pretrained else "scratch")
     seed_run(key, seed)
     size = images.shape[-1]
-    model = create_classifier(model_name, len(classes), size, pretrained)
+    model = create_classifier(model_name, len(classes), size, pretrained, standardise=recipe.standardise)
     dls = build_dataloaders(images, targets, train, valid, recipe.augment, recipe.batch_size, stats=spec.stats)
     learn = cls_learner(model, dls, recipe, len(classes), Path(workdir), label=f"{key} seed {seed}")
     fit(learn, recipe, epochs, monitor)

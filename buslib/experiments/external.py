@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from ..artefacts import artefact_path, require_artefact
@@ -21,8 +22,7 @@ from ..eval.classification import binary_metrics, bootstrap_binary_metrics
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
 from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
-from ..models.bundle import float_state
-from ..models.registry import create_classifier, get_spec
+from ..models.registry import get_spec, load_classifier
 from .classification import run_key
 from .crossval import JOIN
 from .detectors import load_detector_folds
@@ -131,7 +131,7 @@ def load_frozen_classifiers(report_dir: Path, size: int, task: str = "binary",
         weights = artefact_path(report_dir, "cls_checkpoints") / row.checkpoint
         if not weights.is_file():
             raise FileNotFoundError(f"{weights}: listed in {table_path.name} but missing; rerun notebook 03")
-        model = create_classifier(row.model, 2, size, pretrained=weights).eval()
+        model = load_classifier(row.model, 2, size, torch.load(weights, map_location="cpu", weights_only=True))
         triage, tta = float(getattr(row, "triage_threshold", "nan")), bool(getattr(row, "tta", False))
         frozen.append(FrozenClassifier(row.key, row.model, row.split, row.init, float(row.threshold), model,
                                        triage, tta))
@@ -271,10 +271,9 @@ def external_detection(report_dir: Path, frame: pd.DataFrame, malignant: np.ndar
         return None
     members = []
     for split, fold in saved["folds"].items():
-        model = create_classifier(saved["model"], 2, saved["size"])
-        model.load_state_dict(float_state(fold["state"]))
+        model = load_classifier(saved["model"], 2, saved["size"], fold["state"])
         members.append(FrozenClassifier(f"{saved['model']}_lesion_{split}", saved["model"], split, "imagenet",
-                                        float(fold["threshold"]), model.eval(), tta=bool(fold["tta"])))
+                                        float(fold["threshold"]), model, tta=bool(fold["tta"])))
     ensemble = FoldEnsemble(f"{saved['model']}_lesion_ensemble", saved["model"], "imagenet", tuple(members))
     images = load_arrays(frame, saved["size"]).images
     malignant = np.asarray(malignant, bool)

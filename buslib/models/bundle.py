@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..data.normalise import IMAGENET_STATS, Stats
-from .registry import create_classifier, get_spec
+from .registry import get_spec, load_classifier
 from .u2net import STAGES, U2Net
 
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "float_state", "weights_sha256", "save_bundle", "load_bundle"]
@@ -51,8 +51,8 @@ class ModelBundle:
     def build(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
         """The network with the bundle's (first) weights, or `state_dict`, in eval mode."""
         if self.kind in CLASSIFIER_KINDS:
-            model = create_classifier(self.arch, 2, self.size)
-        elif self.kind == "segmenter" and self.arch in STAGES:
+            return load_classifier(self.arch, 2, self.size, state_dict or self.state_dict)
+        if self.kind == "segmenter" and self.arch in STAGES:
             model = U2Net(self.arch)
         else:
             raise ValueError(f"bundle of unknown kind/architecture: {self.kind} / {self.arch}")

@@ -22,8 +22,10 @@ from torch import nn
 from ..data.normalise import HALF_STATS, IMAGENET_STATS, Stats
 from .pretrained import efficientnet_lite_weights, mobilenetv2_weights
 from .rcdnet import RcdNet
+from .standardise import standardise_inputs, standardises_inputs
 
-__all__ = ["ClassifierSpec", "CLASSIFIERS", "get_spec", "create_classifier", "init_head", "cam_layer"]
+__all__ = ["ClassifierSpec", "CLASSIFIERS", "get_spec", "create_classifier", "load_classifier", "init_head",
+           "cam_layer"]
 
 OWN_MODELS: dict[str, Callable[[int], nn.Module]] = {"rcdnet": RcdNet}
 
@@ -93,8 +95,11 @@ def _build(spec: ClassifierSpec, num_classes: int, size: int, hub_weights: bool 
     return OWN_MODELS[spec.arch](num_classes)
 
 
-def create_classifier(name: str, num_classes: int, size: int = 224, pretrained: bool | str | Path = False) -> nn.Module:
-    """Build a registered classifier; `pretrained`: False (scratch), True (ImageNet), or a state-dict path."""
+def create_classifier(name: str, num_classes: int, size: int = 224, pretrained: bool | str | Path = False,
+                      standardise: bool = False) -> nn.Module:
+    """Build a registered classifier; `pretrained`: False (scratch), True (ImageNet), or a state-dict path (whose
+    marker decides standardisation); `standardise`: per-image standardisation of the inputs
+    (`buslib.models.standardise`)."""
     spec = get_spec(name)
     model = _build(spec, num_classes, size)
     if pretrained is True:
@@ -103,8 +108,22 @@ def create_classifier(name: str, num_classes: int, size: int = 224, pretrained: 
         path = Path(pretrained)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no weight file for classifier '{name}'")
-        _load_without_head(spec, model, torch.load(path, map_location="cpu", weights_only=True), str(path))
-    return model
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+        if standardises_inputs(weights):
+            standardise_inputs(model)
+        _load_without_head(spec, model, weights, str(path))
+        return model
+    return standardise_inputs(model) if standardise else model
+
+
+def load_classifier(name: str, num_classes: int, size: int, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """A registered classifier holding `state_dict` (standardising its inputs where the weights say so), in eval
+    mode; half-precision weights are cast to the network's float32 as they load."""
+    model = _build(get_spec(name), num_classes, size)
+    if standardises_inputs(state_dict):
+        standardise_inputs(model)
+    model.load_state_dict(state_dict)
+    return model.eval()
 
 
 def _is_head(spec: ClassifierSpec, key: str) -> bool:

@@ -4,8 +4,9 @@
 batch 16, cross-entropy, 100 epochs, their flips/rotation/jitter/blur augmentation).
 `liu`: Liu et al. 2025 (Adam lr 1e-3, L2 weight decay 1e-4, cosine annealing, batch 32,
 label smoothing 0.1, Mixup alpha 0.4, 30 epochs, crop/flip/rotation/scale augmentation).
-`liu_photometric`: Liu's with brightness/contrast jitter and Li's blur added (ImageNet-started benign/malignant
-classifiers, `classifier_recipe`).
+`liu_photometric`: Liu's with brightness/contrast jitter and Li's blur added.
+`liu_photometric_standardised`: that, with each image standardised inside the network (ImageNet-started
+benign/malignant classifiers, `classifier_recipe`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ClsRecipe:
     label_smoothing: float
     mixup_alpha: float | None
     augment: str             # augmentation recipe of buslib.loaders
+    standardise: bool = False  # per-image standardisation of the inputs (buslib.models.standardise)
 
 
 CLS_RECIPES = {
@@ -53,6 +55,10 @@ CLS_RECIPES = {
 # Liu's with photometric augmentation (brightness/contrast jitter, Li's blur): the ImageNet-started benign/malignant
 # classifiers' recipe, adopted by the rule of reports/probes/photometric_5fold_probe.py
 CLS_RECIPES["liu_photometric"] = replace(CLS_RECIPES["liu"], name="liu_photometric", augment="liu_photometric")
+# ... with per-image standardisation inside the network, adopted by the rule of
+# reports/probes/standardise_5fold_probe.py
+CLS_RECIPES["liu_photometric_standardised"] = replace(CLS_RECIPES["liu_photometric"],
+                                                      name="liu_photometric_standardised", standardise=True)
 
 
 def get_cls_recipe(name: str) -> ClsRecipe:
@@ -61,10 +67,10 @@ def get_cls_recipe(name: str) -> ClsRecipe:
 
 def classifier_recipe(paper_recipe: str, task: str, pretrained: bool) -> ClsRecipe:
     """The recipe a classifier trains with: its paper's, except that an ImageNet-started benign/malignant classifier
-    under Liu's recipe adds photometric augmentation ('liu_photometric'); scratch rows, the three-class task and
-    notebook 02's lesion detectors keep their paper's."""
+    under Liu's recipe adds photometric augmentation and per-image standardisation ('liu_photometric_standardised');
+    scratch rows, the three-class task and notebook 02's lesion detectors keep their paper's."""
     if pretrained and task == "binary" and paper_recipe == "liu":
-        return CLS_RECIPES["liu_photometric"]
+        return CLS_RECIPES["liu_photometric_standardised"]
     return get_cls_recipe(paper_recipe)
 
 

@@ -51,13 +51,18 @@ VARIANTS = ("liu", "liu_photometric")
 MARGIN = 0.005   # the rule's non-inferiority margin on the pair's pooled out-of-fold AUC
 
 
-def train(data_dir: str, report_dir: str, variant: str, model_name: str, out_json: str) -> None:
-    """Cross-validate `model_name` with augmentation `variant`, each fold model also predicting Dataset B."""
+def use_variant(variant: str) -> None:
+    """Every Liu-based recipe the study may pick for these runs trains with augmentation `variant` and without
+    per-image standardisation (the study's choice since the standardisation probe), as when this probe ran."""
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant '{variant}'; choose one of {VARIANTS}")
-    for name in ("liu", "liu_photometric"):   # the second: the study's own choice for these runs after the probe
-        if name in cls_training.CLS_RECIPES:
-            cls_training.CLS_RECIPES[name] = replace(cls_training.CLS_RECIPES[name], augment=variant)
+    for name in ("liu", "liu_photometric", "liu_photometric_standardised"):
+        cls_training.CLS_RECIPES[name] = replace(cls_training.CLS_RECIPES[name], augment=variant, standardise=False)
+
+
+def train(data_dir: str, report_dir: str, variant: str, model_name: str, out_json: str) -> None:
+    """Cross-validate `model_name` with augmentation `variant`, each fold model also predicting Dataset B."""
+    use_variant(variant)
     ctx = open_notebook("03", "cpu", data_dir, report_dir, 0, 0)
     busi, dsb = ctx.load_busi(), ctx.load_dataset_b()
     busi = busi[busi["in_classification"] & (busi["label"] != "normal")]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from photometric_5fold_probe import EPOCHS, N_FOLDS, SIZE, variant_rows
+from photometric_5fold_probe import EPOCHS, N_FOLDS, SIZE, use_variant, variant_rows
 from photometric_5fold_probe import train as photometric_train
 from torch import nn
 
@@ -57,6 +57,7 @@ class PerImageStandardise(nn.Module):
 def check(data_dir: str, report_dir: str, baseline_json: str) -> None:
     """Train fold 0 of the baseline (no standardisation) and compare its test AUC with the stored one."""
     stored = json.loads(Path(baseline_json).read_text())
+    use_variant("liu_photometric")
     ctx = open_notebook("03", "cpu", data_dir, report_dir, 0, 0)
     busi = ctx.load_busi()
     busi = busi[busi["in_classification"] & (busi["label"] != "normal")]

@@ -88,10 +88,10 @@ def test_recipes_follow_the_papers():
     assert liu.label_smoothing > 0 and liu.mixup_alpha
 
 
-def test_only_imagenet_started_benign_malignant_classifiers_under_liu_add_photometric_augmentation():
-    photometric = classifier_recipe("liu", "binary", pretrained=True)
-    assert photometric.augment == "liu_photometric"
-    assert dataclasses.replace(photometric, name="liu", augment="liu") == get_cls_recipe("liu")  # Liu's otherwise
+def test_only_imagenet_started_benign_malignant_classifiers_under_liu_add_photometric_augmentation_and_standardise():
+    adopted = classifier_recipe("liu", "binary", pretrained=True)
+    assert adopted.augment == "liu_photometric" and adopted.standardise
+    assert dataclasses.replace(adopted, name="liu", augment="liu", standardise=False) == get_cls_recipe("liu")
     for recipe, task, pretrained in (("liu", "binary", False), ("liu", "three_class", True),
                                      ("liu", "lesion", True), ("li", "binary", True)):
         assert classifier_recipe(recipe, task, pretrained) == get_cls_recipe(recipe)
