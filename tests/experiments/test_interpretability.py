@@ -17,9 +17,9 @@ def test_vit_tokens_become_a_feature_map():
         vit_reshape_transform(torch.zeros(1, 6, 3))
 
 
-@pytest.mark.parametrize("model_name", ["mobilenetv2", "vit"])
-def test_cams_of_every_method_are_maps_in_the_unit_interval(model_name):
-    model = create_classifier(model_name, 2, size=32).to(default_device())  # the GPU where there is one
+@pytest.mark.parametrize(("model_name", "standardise"), [("mobilenetv2", False), ("vit", False), ("rcdnet", True)])
+def test_cams_of_every_method_are_maps_in_the_unit_interval(model_name, standardise):
+    model = create_classifier(model_name, 2, size=32, standardise=standardise).to(default_device())  # GPU if any
     images = np.random.default_rng(0).integers(0, 255, (3, 32, 32), dtype=np.uint8)
     for method in CAM_METHODS:
         cams, predicted, change = compute_cams(model_name, model, images, method)
