@@ -23,6 +23,7 @@ from buslib.experiments.external import (
     load_frozen_classifiers,
     rank_by_internal_auc,
 )
+from buslib.models.standardise import standardises_inputs
 from buslib.train.classification import classifier_recipe, get_cls_recipe
 
 
@@ -95,6 +96,17 @@ def test_only_imagenet_started_benign_malignant_classifiers_under_liu_add_photom
     for recipe, task, pretrained in (("liu", "binary", False), ("liu", "three_class", True),
                                      ("liu", "lesion", True), ("li", "binary", True)):
         assert classifier_recipe(recipe, task, pretrained) == get_cls_recipe(recipe)
+
+
+def test_the_adopted_recipe_standardises_inside_the_imagenet_started_network_only(bright_lesions, tmp_path):
+    frame, images = bright_lesions
+    data = prepare_task(frame, images, "binary", n_folds=4, seed=0)
+    for pretrained in (True, False):
+        run = run_classifier("mobilenetv2", "binary", "grouped", data.frame, data.roles["grouped"], data.images,
+                             data.targets, epochs=1, workdir=tmp_path, pretrained=pretrained, n_resamples=10,
+                             monitor=False)
+        assert standardises_inputs(run.model.state_dict()) == pretrained
+        assert run.recipe == ("liu_photometric_standardised" if pretrained else "liu")
 
 
 def test_hub_variants_are_reported_as_not_run_when_switched_off(bright_lesions, tmp_path):

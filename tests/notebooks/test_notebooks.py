@@ -8,14 +8,10 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-import torch
 
-from buslib.artefacts import artefact_path
 from buslib.cli import main
 from buslib.data.cohort import load_split_table
 from buslib.experiments.classification import run_key
-from buslib.models.registry import get_spec
-from buslib.models.standardise import standardises_inputs
 from buslib.report.runner import NOTEBOOKS_DIR, run_study
 
 pytestmark = pytest.mark.notebook
@@ -133,9 +129,6 @@ def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run)
     binary = saved[saved["task"] == "binary"]
     assert set(binary["model"]) == {"deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"}
     assert set(binary.query("model == 'rcdnet'")["init"]) == {"imagenet", "scratch"}
-    for row in binary.itertuples():   # the adopted recipe's standardisation travels in the weights
-        weights = torch.load(artefact_path(out, "cls_checkpoints") / row.checkpoint, weights_only=True)
-        assert standardises_inputs(weights) == (row.init == "imagenet" and get_spec(row.model).recipe == "liu")
     oof = pd.read_csv(out / "03_oof.csv")
     assert len(oof) in (5, 6, 7) and (oof["folds"] == 3).all() and oof["key"].str.contains("_oof_").all()
     crop_models = [f"{model}_crop" for model in oof["model"].iloc[:2]]   # each cross-validated model's, every fold
