@@ -22,7 +22,7 @@ from torch import nn
 from ..data.normalise import HALF_STATS, IMAGENET_STATS, Stats
 from .pretrained import efficientnet_lite_weights, mobilenetv2_weights
 from .rcdnet import RcdNet
-from .standardise import standardise_inputs, standardises_inputs
+from .standardise import MARKER, standardise_inputs, standardises_inputs
 
 __all__ = ["ClassifierSpec", "CLASSIFIERS", "get_spec", "create_classifier", "load_classifier", "init_head",
            "cam_layer"]
@@ -102,6 +102,7 @@ def create_classifier(name: str, num_classes: int, size: int = 224, pretrained: 
     (`buslib.models.standardise`)."""
     spec = get_spec(name)
     model = _build(spec, num_classes, size)
+    weights = None
     if pretrained is True:
         _load_imagenet(spec, model, num_classes, size)
     elif pretrained:
@@ -109,19 +110,17 @@ def create_classifier(name: str, num_classes: int, size: int = 224, pretrained: 
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no weight file for classifier '{name}'")
         weights = torch.load(path, map_location="cpu", weights_only=True)
-        if standardises_inputs(weights):
-            standardise_inputs(model)
-        _load_without_head(spec, model, weights, str(path))
-        return model
-    return standardise_inputs(model) if standardise else model
+    if standardise or (weights is not None and standardises_inputs(weights)):
+        standardise_inputs(model)
+    if weights is not None:
+        _load_without_head(spec, model, weights, str(pretrained))
+    return model
 
 
 def load_classifier(name: str, num_classes: int, size: int, state_dict: dict[str, torch.Tensor]) -> nn.Module:
     """A registered classifier holding `state_dict` (standardising its inputs where the weights say so), in eval
     mode; half-precision weights are cast to the network's float32 as they load."""
-    model = _build(get_spec(name), num_classes, size)
-    if standardises_inputs(state_dict):
-        standardise_inputs(model)
+    model = create_classifier(name, num_classes, size, standardise=standardises_inputs(state_dict))
     model.load_state_dict(state_dict)
     return model.eval()
 
@@ -132,7 +131,7 @@ def _is_head(spec: ClassifierSpec, key: str) -> bool:
 
 def _load_without_head(spec: ClassifierSpec, model: nn.Module, weights: dict[str, torch.Tensor], source: str) -> None:
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    if unexpected or [k for k in missing if not _is_head(spec, k)]:
+    if unexpected or [k for k in missing if not _is_head(spec, k) and k != MARKER]:   # a plain start may standardise
         raise ValueError(f"{source}: does not fit '{spec.name}' (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 

@@ -43,6 +43,10 @@ def test_the_weights_say_whether_their_network_standardised(tmp_path):
                            expected)
         bundle = ModelBundle("classifier", "mobilenetv2", 64, state, get_spec("mobilenetv2").stats, 0.5)
         assert torch.equal(load_bundle(save_bundle(bundle, tmp_path / "b.pt")).build()(images), expected)
+    unmarked = tmp_path / "plain.pth"   # a plain start asked to standardise does so
+    torch.save(create_classifier("mobilenetv2", 2, 64).state_dict(), unmarked)
+    assert standardises_inputs(create_classifier("mobilenetv2", 2, 64, pretrained=unmarked, standardise=True)
+                               .state_dict())
     with pytest.raises(RuntimeError, match=MARKER):   # never silently dropped
         create_classifier("mobilenetv2", 2, 64).load_state_dict(state)
     with pytest.raises(ValueError, match="already standardises"):
