@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import group_bootstrap_ci, safe_ratio
+from .stats import format_ci, group_bootstrap_ci, safe_ratio
 
-__all__ = ["confusion_counts", "pixel_metrics", "dice_iou", "score_cases", "summarise_cases"]
+__all__ = ["confusion_counts", "pixel_metrics", "dice_iou", "score_cases", "summarise_cases", "headline_columns"]
 
 
 def confusion_counts(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -74,7 +74,8 @@ def score_cases(image_ids: Sequence[str], preds: Sequence[np.ndarray], trues: Se
 
 
 def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: int = 0) -> dict[str, float]:
-    """The paper's pooled pixel metrics and mean per-image Dice / IoU (group-bootstrap 95% CI) over lesion images.
+    """The paper's pooled pixel metrics and mean per-image Dice / IoU over lesion images, with group-bootstrap 95%
+    intervals: `iou_ci_low`/`iou_ci_high` for the pooled IoU, `dice_mean_ci_*` and `iou_mean_ci_*` for the means.
 
     Images with an empty true mask are left out of both and summarised separately as the
     share of them reported as having a lesion (`empty_false_positive_rate`); image-level detection of the
@@ -86,12 +87,15 @@ def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: i
     if not lesion.any():
         raise ValueError("no image with a lesion to score")
     summary = pixel_metrics(cases.loc[lesion, ["tp", "fp", "fn", "tn"]].to_numpy())
+    tp, fp, fn = (cases.loc[lesion, c].to_numpy(float) for c in ("tp", "fp", "fn"))
+    summary["iou_ci_low"], summary["iou_ci_high"] = group_bootstrap_ci(
+        np.column_stack([tp, tp + fp + fn]), groups[lesion], seed=seed, statistic=_pooled_ratio)
     for metric in ("dice", "iou"):
         values = cases.loc[lesion, metric].to_numpy(float)
         low, high = group_bootstrap_ci(values, groups[lesion], seed=seed)
-        summary |= {f"{metric}_mean": float(values.mean()), f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+        summary |= {f"{metric}_mean": float(values.mean()), f"{metric}_mean_ci_low": low,
+                    f"{metric}_mean_ci_high": high}
     detected = cases["detected"].to_numpy(bool) if "detected" in cases else ~cases["pred_empty"].to_numpy(bool)
-    tp, fp, fn = (cases.loc[lesion, c].to_numpy(float) for c in ("tp", "fp", "fn"))
     kept = detected[lesion]
     summary["iou_gated"] = safe_ratio((tp * kept).sum(), (tp * kept + fp * kept + fn + tp * ~kept).sum())
     summary["lesion_images"] = int(lesion.sum())
@@ -99,3 +103,18 @@ def summarise_cases(cases: pd.DataFrame, groups: Sequence | None = None, seed: i
     if (~lesion).any():
         summary["empty_false_positive_rate"] = float(detected[~lesion].mean())
     return summary
+
+
+def headline_columns(summary: dict[str, float]) -> dict[str, float | str]:
+    """A summary's table columns: pooled IoU, mean Dice and mean IoU, each beside its 95% interval."""
+    columns: dict[str, float | str] = {"iou": summary["iou"],
+                                       "iou_95ci": format_ci(summary["iou_ci_low"], summary["iou_ci_high"])}
+    for metric in ("dice", "iou"):
+        columns[f"{metric}_mean"] = summary[f"{metric}_mean"]
+        columns[f"{metric}_mean_95ci"] = format_ci(summary[f"{metric}_mean_ci_low"], summary[f"{metric}_mean_ci_high"])
+    return columns
+
+
+def _pooled_ratio(rows: np.ndarray) -> float:
+    """Sum of the first column over sum of the second (pooled IoU from per-image tp and tp + fp + fn)."""
+    return safe_ratio(rows[:, 0].sum(), rows[:, 1].sum())

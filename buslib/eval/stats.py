@@ -30,7 +30,8 @@ def group_bootstrap_ci(values: Sequence[float], groups: Sequence | None = None, 
                        statistic: Callable[[np.ndarray], float] = np.mean) -> tuple[float, float]:
     """Percentile CI of `statistic` over `values`, resampling whole groups with replacement.
 
-    With `groups` None every value is its own group. Images of one lesion are not
+    `values` may be 2-D (one row per sample, e.g. a ratio's numerator and denominator), `statistic` then takes the
+    resampled rows. With `groups` None every row is its own group. Images of one lesion are not
     independent, so resampling them one by one would give too narrow an interval.
     """
     values = np.asarray(values, dtype=float)
@@ -38,7 +39,7 @@ def group_bootstrap_ci(values: Sequence[float], groups: Sequence | None = None, 
         raise ValueError("cannot bootstrap an empty sample")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    stats = np.array([statistic(values[rows]) for rows in group_resamples(values.size, groups, n_resamples, seed)])
+    stats = np.array([statistic(values[rows]) for rows in group_resamples(len(values), groups, n_resamples, seed)])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(stats, [tail, 100 - tail])
     return float(low), float(high)

@@ -10,8 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..eval.segmentation import score_cases, summarise_cases
-from ..eval.stats import format_ci
+from ..eval.segmentation import headline_columns, score_cases, summarise_cases
 from ..infer import use_bf16
 from ..models.medsam import box_prompt, segment_with_boxes
 from .segmentation import SegRun, case_groups
@@ -43,8 +42,6 @@ def refinement_table(run: SegRun, refined: dict[str, tuple[pd.DataFrame, list]],
     rows = []
     for system, cases in systems.items():
         s = summarise_cases(cases, groups, seed)
-        rows.append({"system": system, "iou": s["iou"], "dice_mean": s["dice_mean"],
-                     "dice_95ci": format_ci(s["dice_ci_low"], s["dice_ci_high"]), "iou_mean": s["iou_mean"],
-                     "iou_95ci": format_ci(s["iou_ci_low"], s["iou_ci_high"]), "iou_gated": s["iou_gated"],
+        rows.append({"system": system, **headline_columns(s), "iou_gated": s["iou_gated"],
                      "lesion_images": s["lesion_images"]})
     return pd.DataFrame(rows)

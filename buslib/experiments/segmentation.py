@@ -12,8 +12,7 @@ from torch import nn
 
 from ..data.loaders import build_dataloaders
 from ..data.splits import fold_roles, fold_split, role_rows
-from ..eval.segmentation import confusion_counts, pixel_metrics, score_cases, summarise_cases
-from ..eval.stats import format_ci
+from ..eval.segmentation import confusion_counts, headline_columns, pixel_metrics, score_cases, summarise_cases
 from ..infer import masks_at_original_size, predict_seg_logits, predict_seg_logits_with_flip
 from ..models.pretrained import u2net_duts
 from ..models.size import model_size
@@ -197,9 +196,7 @@ def results_table(runs: Sequence[SegRun]) -> pd.DataFrame:
         rows.append({"model": run.variant, "init": run.init, "bn": run.bn, "normals": run.normals,
                      "split": run.split, "epochs": run.epochs, "tta": run.tta, "gate": run.gate,
                      "detect_threshold": run.detect_threshold,
-                     **{k: s[k] for k in ("accuracy", "recall", "precision", "f1", "iou")},
-                     "dice_mean": s["dice_mean"], "dice_95ci": format_ci(s["dice_ci_low"], s["dice_ci_high"]),
-                     "iou_mean": s["iou_mean"], "iou_95ci": format_ci(s["iou_ci_low"], s["iou_ci_high"]),
+                     **{k: s[k] for k in ("accuracy", "recall", "precision", "f1")}, **headline_columns(s),
                      "lesion_detection_rate": s["lesion_detection_rate"],
                      "normal_fp_rate": s.get("empty_false_positive_rate", float("nan")), "iou_gated": s["iou_gated"],
                      **model_size(run.model), "train_img_per_s": run.train_images_per_s,
@@ -225,12 +222,10 @@ def probe_table(runs: Sequence[SegRun]) -> pd.DataFrame:
 
 def fold_table(runs: Sequence[SegRun], pooled: dict[str, float]) -> pd.DataFrame:
     """One row per cross-validation fold and the pooled out-of-fold row, each with its 95% intervals."""
-    columns = ("iou", "dice_mean", "lesion_detection_rate", "empty_false_positive_rate", "iou_gated", "lesion_images")
+    columns = ("lesion_detection_rate", "empty_false_positive_rate", "iou_gated", "lesion_images")
 
     def row(fold: str, summary: dict[str, float], **choices) -> dict:
-        return {"fold": fold, **choices, **{c: summary.get(c) for c in columns},
-                "dice_95ci": format_ci(summary["dice_ci_low"], summary["dice_ci_high"]),
-                "iou_mean_95ci": format_ci(summary["iou_ci_low"], summary["iou_ci_high"])}
+        return {"fold": fold, **choices, **headline_columns(summary), **{c: summary.get(c) for c in columns}}
 
     rows = [row(run.split, run.summary, tta=run.tta, gate=run.gate, detect_threshold=run.detect_threshold)
             for run in runs]

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from buslib.eval.segmentation import confusion_counts, dice_iou, pixel_metrics
+from buslib.eval.segmentation import (confusion_counts, dice_iou, headline_columns, pixel_metrics, score_cases,
+                                     summarise_cases)
 from buslib.eval.stats import group_bootstrap_ci
 
 
@@ -53,3 +54,36 @@ def test_group_bootstrap_bad_input():
         group_bootstrap_ci([])
     with pytest.raises(ValueError, match="3 values but 2 group labels"):
         group_bootstrap_ci([1, 2, 3], [0, 1])
+
+
+def test_pooled_iou_interval_brackets_the_pooled_iou_not_the_mean():
+    """One large well-segmented lesion and many small missed ones: the pooled IoU is high, the mean low, and each
+    interval goes with its own statistic (the pooled one resamples whole images' pixel counts)."""
+    rng = np.random.default_rng(0)
+    truths, predictions = [], []
+    for i in range(40):
+        true = np.zeros((40, 40), bool)
+        if i % 4 == 0:
+            true[:30, :30] = True
+            pred = true.copy()
+            pred[:rng.integers(1, 5)] = False   # large lesion, nearly whole
+        else:
+            true[:4, :4] = True
+            pred = np.zeros_like(true)
+            pred[2:6, 2:6] = True               # small lesion, a quarter overlap
+        truths.append(true)
+        predictions.append(pred)
+    summary = summarise_cases(score_cases([str(i) for i in range(40)], predictions, truths))
+    assert summary["iou"] > 0.8 > 0.5 > summary["iou_mean"]
+    assert summary["iou_ci_low"] <= summary["iou"] <= summary["iou_ci_high"]
+    assert summary["iou_mean_ci_low"] <= summary["iou_mean"] <= summary["iou_mean_ci_high"]
+    assert summary["iou_ci_low"] > summary["iou_mean_ci_high"]
+    columns = headline_columns(summary)
+    assert list(columns) == ["iou", "iou_95ci", "dice_mean", "dice_mean_95ci", "iou_mean", "iou_mean_95ci"]
+    assert columns["iou_95ci"] == f"{summary['iou_ci_low']:.3f}-{summary['iou_ci_high']:.3f}"
+
+
+def test_group_bootstrap_takes_rows_of_a_two_column_sample():
+    pairs = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 4.0]])
+    low, high = group_bootstrap_ci(pairs, statistic=lambda rows: rows[:, 0].sum() / rows[:, 1].sum())
+    assert 0 <= low <= 0.4 <= high <= 0.75

@@ -92,7 +92,8 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
             "u2netp_pretrained_li_12_3", "u2netp_pretrained_oof"]
     in_unit_interval(values, [f"seg_{r}_{m}" for r in runs
                               for m in ("accuracy", "recall", "precision", "f1", "iou", "dice_mean", "iou_mean",
-                                        "dice_ci_low", "dice_ci_high", "lesion_detection_rate",
+                                        "iou_ci_low", "iou_ci_high", "dice_mean_ci_low", "dice_mean_ci_high",
+                                        "iou_mean_ci_low", "iou_mean_ci_high", "lesion_detection_rate",
                                         "empty_false_positive_rate", "iou_gated")])
     in_unit_interval(values, [f"seg_{r}_detect_threshold" for r in runs[:-1]])  # chosen per run on validation
     assert values["seg_u2netp_pretrained_oof_folds"] == 3  # the smoke profile has 3 folds
