@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from buslib.eval.segmentation import (confusion_counts, dice_iou, headline_columns, pixel_metrics, score_cases,
-                                     summarise_cases)
+from buslib.eval.segmentation import (
+    confusion_counts,
+    dice_iou,
+    headline_columns,
+    pixel_metrics,
+    score_cases,
+    summarise_cases,
+)
 from buslib.eval.stats import group_bootstrap_ci
 
 
