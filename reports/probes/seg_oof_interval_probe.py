@@ -6,7 +6,7 @@ only the delineation numbers and the segmenter's own detection are comparable wi
 
     python reports/probes/seg_oof_interval_probe.py DATA_DIR SPLITS_CSV OUT_JSON
 
-SPLITS_CSV: notebook 01's `splits_busi.csv` of the cpu profile (e.g. reports/cpu/splits_busi.csv). About 50 minutes
+SPLITS_CSV: notebook 01's `splits_busi.csv` of the cpu profile (e.g. reports/cpu/splits_busi.csv). It took 41.9 minutes
 on 2 cores of an AVX2-only CPU in fp32.
 """
 

@@ -6,7 +6,7 @@ folds) and scores its flip-averaged predictions, upsampled to each image's origi
 lesion images of validation fold 1 (where a rule would be chosen) and of test fold 0. Post-processing variants: none;
 the largest connected component; the component holding the highest probability; holes filled; largest component
 with holes filled. Thresholds: lesion probability 0.27, 0.38, 0.50 (notebook 02's), 0.62. Beside them, how the pooled
-IoU's loss splits between missed or misplaced lesions (per-image IoU < 0.1) and the rest. No training: about 2 minutes
+IoU's loss splits between missed or misplaced lesions (per-image IoU < 0.1) and the rest. No training: a few minutes
 on 2 CPU cores.
 
     python reports/probes/seg_postprocess_probe.py DATA_DIR REPORT_DIR OUT_JSON
