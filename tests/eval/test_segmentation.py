@@ -76,7 +76,7 @@ def test_pooled_iou_interval_brackets_the_pooled_iou_not_the_mean():
         else:
             true[:4, :4] = True
             pred = np.zeros_like(true)
-            pred[2:6, 2:6] = True               # small lesion, a quarter overlap
+            pred[2:6, 2:6] = True               # small lesion, a quarter of it found (IoU 1/7)
         truths.append(true)
         predictions.append(pred)
     summary = summarise_cases(score_cases([str(i) for i in range(40)], predictions, truths))
