@@ -1,31 +1,39 @@
 """Notebook 02's fold lesion classifiers (normal vs lesion), saved with what notebook 04 and `predict` need to
-use them: architecture, input size, and per fold the weights, flip choice and own validation threshold."""
+use them: architecture, input size, and per fold the weights, flip choice and detection threshold."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from .classification import ClsRun
 from .segmentation import choose_detection_threshold, half_state
 
-__all__ = ["detector_folds", "load_detector_folds"]
+__all__ = ["detector_folds", "pooled_threshold", "load_detector_folds"]
 
 
 def detector_folds(detectors: Sequence[ClsRun], size: int) -> dict:
     """The lesion classifiers of every fold, for notebook 04 and `predict`: the architecture, the square input `size`
     they were trained at and, per fold split, the weights (half precision), whether it averages with the flip, and
-    its own detection threshold (`segmentation.choose_detection_threshold` on its validation images)."""
+    its detection threshold (`pooled_threshold`)."""
     names = {detector.model_name for detector in detectors}
     if len(names) != 1 or any(detector.task != "lesion" for detector in detectors):
         raise ValueError(f"detector_folds wants lesion classifiers of one architecture, got {sorted(names)}")
     return {"model": names.pop(), "size": int(size),
             "folds": {d.split: {"state": half_state(d.model), "tta": bool(d.tta),
-                                "threshold": choose_detection_threshold(d.valid["prob_lesion"].to_numpy(),
-                                                                        d.valid["y"].to_numpy() == 1)}
-                      for d in detectors}}
+                                "threshold": pooled_threshold(d, detectors)} for d in detectors}}
+
+
+def pooled_threshold(detector: ClsRun, detectors: Sequence[ClsRun]) -> float:
+    """`detector`'s threshold on P(lesion) (`segmentation.choose_detection_threshold`), set on the pooled validation
+    images of every fold run in `detectors` whose validation images hold none of its test images (as notebook 02's
+    gate, `gating.pool_thresholds`)."""
+    test_ids = set(detector.test["image_id"])
+    valid = pd.concat([d.valid for d in detectors if test_ids.isdisjoint(d.valid["image_id"])])
+    return choose_detection_threshold(valid["prob_lesion"].to_numpy(), valid["y"].to_numpy() == 1)
 
 
 def load_detector_folds(path: Path) -> dict | None:

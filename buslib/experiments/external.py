@@ -263,9 +263,10 @@ def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndar
 
 def external_detection(report_dir: Path, frame: pd.DataFrame, malignant: np.ndarray) -> pd.DataFrame | None:
     """Notebook 02's fold lesion classifiers on external lesion images (`frame`'s, every one holding a lesion, read
-    at the size the detectors were trained at): each fold model at its own BUSI-validation threshold, and their mean
-    at the median threshold (the detector `predict` runs). Per row: the share of images reported to hold a lesion,
-    overall and among malignant and benign ones, and the mean P(lesion). None where notebook 02 saved no detectors."""
+    at the size the detectors were trained at): each fold model at its BUSI-validation threshold
+    (`detectors.pooled_threshold`), and their mean at the median threshold (the detector `predict` runs). Per row:
+    the share of images reported to hold a lesion, overall and among malignant and benign ones, and the mean
+    P(lesion). None where notebook 02 saved no detectors."""
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
     if saved is None:
         return None

@@ -57,8 +57,8 @@ class SegRun:
 
 
 # The share of new normal images the detection threshold may expect to let through. The study's ceiling is 0.10 on
-# test images; with about 26 normal images in a validation fold the test share scatters widely around its expectation
-# (0.00-0.27 over the folds of the first 5-fold run), so the threshold aims at half the ceiling.
+# test images; the test share scatters around its expectation (0.00-0.27 over the folds of the first 5-fold run, each
+# threshold set on its own 26 validation normals), so the threshold aims at half the ceiling.
 MAX_NORMAL_FP = 0.05
 
 

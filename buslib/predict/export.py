@@ -108,8 +108,8 @@ def segmenter_bundle(report_dir: Path) -> ModelBundle:
 
 def detector_bundle(report_dir: Path) -> ModelBundle | None:
     """The fold lesion classifiers of notebook 02 as one ensemble (threshold: the median of theirs, each chosen on
-    its validation normals), with their pooled out-of-fold detection where 02 recorded it; None where notebook 02
-    saved no detectors."""
+    BUSI validation normals, `detectors.pooled_threshold`), with their pooled out-of-fold detection where 02 recorded
+    it; None where notebook 02 saved no detectors."""
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
     if saved is None:
         return None

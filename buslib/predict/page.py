@@ -31,7 +31,7 @@ def _detection(table: pd.DataFrame) -> str:
         return "No lesion detector came with the models."
     return (f"An image is flagged where the mean P(lesion) of {first['detector_members']} {first['detector']} fold "
             f"models is at most {first['lesion_threshold']:.3f} (the median of the folds' thresholds, each letting "
-            f"at most {MAX_NORMAL_FP:.0%} of its BUSI validation normals through); the flag withholds nothing: a "
+            f"at most {MAX_NORMAL_FP:.0%} of BUSI's validation normals through); the flag withholds nothing: a "
             "threshold set on BUSI's normal images need not hold on other scanners (notebook 04 measures it on "
             "Dataset B).")
 

@@ -199,17 +199,23 @@ def test_out_of_fold_pools_every_fold_once_and_refuses_an_image_twice():
         out_of_fold([runs[0], runs[0]], frame)
 
 
-def test_detector_folds_keep_each_fold_weights_flip_size_and_own_validation_threshold(tmp_path):
+def test_detector_folds_keep_each_fold_weights_flip_size_and_pooled_validation_threshold(tmp_path):
     from types import SimpleNamespace
 
     from buslib.experiments.detectors import detector_folds, load_detector_folds
     model = torch.nn.Linear(2, 2)
-    valid = pd.DataFrame({"y": [1, 1, 0, 0], "prob_lesion": [0.9, 0.8, 0.1, 0.3]})
-    detectors = [SimpleNamespace(task="lesion", model_name="det", split=split, model=model, tta=tta, valid=valid)
-                 for split, tta in (("grouped_f1", False), ("grouped", True))]
+    # fold 0 tests a*, validates b*; fold 1 tests b*, validates a*: each fold's threshold is on the other's images
+    ids = {"a": ["a0", "a1", "a2", "a3"], "b": ["b0", "b1", "b2", "b3"]}
+    scored = {"a": [0.9, 0.8, 0.1, 0.3], "b": [0.9, 0.8, 0.2, 0.6]}
+    detectors = [SimpleNamespace(task="lesion", model_name="det", split=split, model=model, tta=tta,
+                                 valid=pd.DataFrame({"image_id": ids[valid], "y": [1, 1, 0, 0],
+                                                     "prob_lesion": scored[valid]}),
+                                 test=pd.DataFrame({"image_id": ids[test]}))
+                 for split, tta, valid, test in (("grouped_f1", False, "a", "b"), ("grouped", True, "b", "a"))]
     saved = detector_folds(detectors, 64)
     assert saved["model"] == "det" and saved["size"] == 64 and list(saved["folds"]) == ["grouped_f1", "grouped"]
-    assert saved["folds"]["grouped"]["threshold"] == pytest.approx(0.3)  # the highest validation normal
+    assert saved["folds"]["grouped"]["threshold"] == pytest.approx(0.6)     # the highest of b's validation normals
+    assert saved["folds"]["grouped_f1"]["threshold"] == pytest.approx(0.3)  # a's
     assert saved["folds"]["grouped"]["tta"] and not saved["folds"]["grouped_f1"]["tta"]
     assert saved["folds"]["grouped_f1"]["state"]["weight"].dtype == torch.float16
     with pytest.raises(ValueError, match="one architecture"):
