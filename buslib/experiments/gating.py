@@ -61,7 +61,8 @@ def _at_threshold(run: SegRun, threshold: float, frame: pd.DataFrame, seed: int 
 def pool_thresholds(runs: Sequence[SegRun], frame: pd.DataFrame, seed: int = 0) -> list[SegRun]:
     """Each fold run at the threshold chosen on the pooled validation images of every run (itself included) whose
     validation images hold none of its test images: in the 5-fold rotation all runs but the one validated on its test
-    fold. No test image's label ever moves its own fold's threshold. A run with no such other run keeps its own."""
+    fold. No score or label of a test image moves its own fold's threshold (the other runs did train on those images;
+    what they contribute is their scores on other folds). A run alone keeps its own validation fold's threshold."""
     rethresholded = []
     for run in runs:
         test_ids = set(run.cases["image_id"])
