@@ -7,7 +7,7 @@ at most 5% (the split-conformal quantile). Until this probe the gate was the one
 (the mean, in the cpu reports). With 26 validation normals that quantile is their
 highest score, so one normal image that looks like a lesion sets a fold's threshold. The other rule pools, for test
 fold f, the validation images of every fold run whose validation fold is not f (4 of 5 runs: about 106 normals, never
-an image of fold f) and takes the same quantile there (the 6th-highest normal score).
+an image of fold f) and takes the same quantile there (the 5th-highest normal score).
 
 No training: it loads the fold models a report published (`checkpoints/02_u2netp_folds.pth` at half precision,
 `02_u2netp_grouped.pth` for fold 0, `checkpoints/02_lesion_detectors.pth`), scores every fold's validation and test
