@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from .classification import ClsRun
-from .segmentation import choose_detection_threshold, half_state
+from .segmentation import half_state, pooled_detection_threshold
 
 __all__ = ["detector_folds", "pooled_threshold", "load_detector_folds"]
 
@@ -28,12 +27,10 @@ def detector_folds(detectors: Sequence[ClsRun], size: int) -> dict:
 
 
 def pooled_threshold(detector: ClsRun, detectors: Sequence[ClsRun]) -> float:
-    """`detector`'s threshold on P(lesion) (`segmentation.choose_detection_threshold`), set on the pooled validation
-    images of every fold run in `detectors` whose validation images hold none of its test images (as notebook 02's
-    gate, `gating.pool_thresholds`)."""
-    test_ids = set(detector.test["image_id"])
-    valid = pd.concat([d.valid for d in detectors if test_ids.isdisjoint(d.valid["image_id"])])
-    return choose_detection_threshold(valid["prob_lesion"].to_numpy(), valid["y"].to_numpy() == 1)
+    """`detector`'s threshold on P(lesion), pooled over the validation images of `detectors` as notebook 02's gate
+    pools them (`segmentation.pooled_detection_threshold`)."""
+    validations = [d.valid.assign(score=d.valid["prob_lesion"], has_lesion=d.valid["y"] == 1) for d in detectors]
+    return pooled_detection_threshold(detector.test["image_id"], validations)
 
 
 def load_detector_folds(path: Path) -> dict | None:

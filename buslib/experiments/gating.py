@@ -15,7 +15,7 @@ import pandas as pd
 from ..eval.classification import binary_metrics
 from ..eval.segmentation import summarise_cases
 from .classification import ClsRun
-from .segmentation import SegRun, case_groups, choose_detection_threshold, out_of_fold
+from .segmentation import SegRun, case_groups, choose_detection_threshold, out_of_fold, pooled_detection_threshold
 
 __all__ = ["GATES", "detection_gate", "detector_scores", "pooled_validation_auc", "pooled_validation_detection",
            "pool_thresholds", "gate_runs", "choose_gate", "gate_comparison"]
@@ -59,17 +59,11 @@ def _at_threshold(run: SegRun, threshold: float, frame: pd.DataFrame, seed: int 
 
 
 def pool_thresholds(runs: Sequence[SegRun], frame: pd.DataFrame, seed: int = 0) -> list[SegRun]:
-    """Each fold run at the threshold chosen on the pooled validation images of every run (itself included) whose
-    validation images hold none of its test images: in the 5-fold rotation all runs but the one validated on its test
-    fold. No score or label of a test image moves its own fold's threshold (the other runs did train on those images;
-    what they contribute is their scores on other folds). A run alone keeps its own validation fold's threshold."""
-    rethresholded = []
-    for run in runs:
-        test_ids = set(run.cases["image_id"])
-        valid = pd.concat([other.valid for other in runs if test_ids.isdisjoint(other.valid["image_id"])])
-        threshold = choose_detection_threshold(valid["score"].to_numpy(), valid["has_lesion"].to_numpy(bool))
-        rethresholded.append(_at_threshold(run, threshold, frame, seed))
-    return rethresholded
+    """Each fold run at the threshold `pooled_detection_threshold` sets on the validation images of all `runs` (itself
+    included); a run alone keeps its own validation fold's threshold."""
+    validations = [run.valid for run in runs]
+    return [_at_threshold(run, pooled_detection_threshold(run.cases["image_id"], validations), frame, seed)
+            for run in runs]
 
 
 def detector_scores(detector: ClsRun, part: str, image_ids: pd.Series) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 
 __all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
-           "choose_detection_threshold", "case_groups", "run_folds",
+           "choose_detection_threshold", "pooled_detection_threshold", "case_groups", "run_folds",
            "out_of_fold", "fold_table", "probe_table", "fold_weights", "half_state", "ranked_cases",
            "results_table", "metrics_frame"]
 
@@ -85,6 +85,16 @@ def choose_detection_threshold(scores: np.ndarray, has_lesion: np.ndarray,
         return 0.0
     rank = int(np.ceil((len(normal) + 1) * (1 - max_normal_fp) - 1e-9))
     return float(normal[min(rank, len(normal)) - 1])
+
+
+def pooled_detection_threshold(test_ids: Iterable, validations: Sequence[pd.DataFrame]) -> float:
+    """`choose_detection_threshold` on the pooled validation images ('score', 'has_lesion') of every fold run in
+    `validations` whose images hold none of `test_ids`: in the 5-fold rotation all runs but the one validated on that
+    test fold (about 106 normals rather than one fold's 26). No score or label of a test image moves its own fold's
+    threshold (the other runs did train on those images; what they contribute is their scores on other folds)."""
+    test_ids = set(test_ids)
+    valid = pd.concat([v for v in validations if test_ids.isdisjoint(v["image_id"])])
+    return choose_detection_threshold(valid["score"].to_numpy(), valid["has_lesion"].to_numpy(bool))
 
 
 def _start(variant: str, init: str, bn: str, train_images: np.ndarray) -> tuple[nn.Module, list]:
