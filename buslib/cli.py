@@ -1,4 +1,4 @@
-"""Command line: `python -m buslib study|verify|weights|bench|predict|compare|phantom ...`."""
+"""Command line: `python -m buslib study|verify|weights|bench|predict|compare|targets|phantom ...`."""
 
 from __future__ import annotations
 
@@ -119,6 +119,13 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if len(results) else 0
 
 
+def _targets(args: argparse.Namespace) -> int:
+    from .report.targets import targets_markdown
+
+    print(targets_markdown([Path(report) for report in args.reports]))
+    return 0
+
+
 def _whole_tables():
     """Print whole tables: every row, full keys."""
     import pandas as pd
@@ -195,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--tolerance", type=float, default=0.0, help="numbers this close count as the same")
     compare.add_argument("--timings", action="store_true", help="list the timings that differ too")
     compare.set_defaults(run=_compare)
+    targets = commands.add_parser("targets", help="the study's targets, met or missed, in one or more report folders "
+                                  "(side by side)")
+    targets.add_argument("reports", nargs="+", help="report folders (e.g. reports/cpu) or their metrics.json")
+    targets.set_defaults(run=_targets)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -16,6 +16,7 @@ from ..infer.torch_paths import describe_bf16
 from ..profiles import Profile
 from .context import REPO_ROOT
 from .publish import read_failures, read_run_records
+from .targets import targets_markdown
 
 __all__ = ["PACKAGES", "merge_metrics", "environment_facts", "git_commit", "write_summary"]
 
@@ -57,7 +58,8 @@ def environment_facts() -> dict[str, str]:
 
 def write_summary(out_dir: Path, profile: Profile, data_root: Path) -> Path:
     """`summary.md`: which run made each notebook's outputs (run id, commit, time), failures since, the
-    data check and environment, then every notebook's tables."""
+    data check, the targets met or missed (not for the smoke profile), the environment, then every notebook's
+    tables."""
     records = read_run_records(out_dir)
     failures = read_failures(out_dir)
     total = sum(r["minutes"] for r in records.values())
@@ -84,6 +86,9 @@ def write_summary(out_dir: Path, profile: Profile, data_root: Path) -> Path:
                          f"{record['commit']} | {record['finished']} | {record['seed']} |")
         else:
             parts.append(f"| {failure['notebook']} | {status} | - | - | - | - | - |")
+    if profile.results_meaningful:
+        parts += ["", "## Targets", "", "What the study aims at (issue \"models worth trusting\"), from this report's "
+                  "`metrics.json` and run records (`python -m buslib targets`):", "", targets_markdown([out_dir])]
     parts += ["", "## Environment of the latest run", ""] + [f"- {k}: {v}" for k, v in environment_facts().items()]
     for number, record in sorted(records.items()):
         tables = out_dir / f"{number}.tables.md"
