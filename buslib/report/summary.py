@@ -88,7 +88,8 @@ def write_summary(out_dir: Path, profile: Profile, data_root: Path) -> Path:
             parts.append(f"| {failure['notebook']} | {status} | - | - | - | - | - |")
     if profile.results_meaningful:
         parts += ["", "## Targets", "", "What the study aims at (issue \"models worth trusting\"), from this report's "
-                  "`metrics.json` and run records (`python -m buslib targets`):", "", targets_markdown([out_dir])]
+                  "`metrics.json` and run records (`python -m buslib targets`):", "",
+                  targets_markdown([out_dir], ["this report"])]
     parts += ["", "## Environment of the latest run", ""] + [f"- {k}: {v}" for k, v in environment_facts().items()]
     for number, record in sorted(records.items()):
         tables = out_dir / f"{number}.tables.md"

@@ -68,10 +68,10 @@ def _row(target: Target, value: float, interval: tuple[float, float] | None) -> 
             "margin": target.margin(value) if recorded else math.nan, "digits": target.digits}
 
 
-def targets_markdown(reports: list[Path]) -> str:
-    """A markdown table of the targets, one column per report folder."""
+def targets_markdown(reports: list[Path], labels: list[str] | None = None) -> str:
+    """A markdown table of the targets, one column per report folder, headed by `labels` (default: the paths)."""
     columns = [target_rows(report) for report in reports]
-    header = ["target", "bound", *[f"`{report}`" for report in reports]]
+    header = ["target", "bound", *(labels or [f"`{report}`" for report in reports])]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index, first in enumerate(columns[0]):
         cells = [_cell(rows[index]) for rows in columns]
