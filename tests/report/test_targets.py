@@ -71,4 +71,3 @@ def test_the_summary_lists_the_targets_except_for_the_smoke_profile(tmp_path):
         summary = write_summary(report, resolve_profile(name), tmp_path).read_text()
         assert ("## Targets" in summary) == (name == "cpu")
         assert str(report) not in summary.split("## Environment")[0].split("| notebook |")[1]  # headed "this report"
-
