@@ -8,7 +8,12 @@ from fastai.learner import Learner
 from fastai.metrics import Metric
 from torch import nn
 
-__all__ = ["soft_dice_loss", "DeepSupervisionLoss", "FusedIoU"]
+__all__ = ["LOSS_KINDS", "soft_dice_loss", "batch_dice_loss", "DeepSupervisionLoss", "FusedIoU"]
+
+# 'dice': soft Dice per image, averaged; 'dice_bce': plus binary cross-entropy; 'batch_dice_bce': soft Dice over the
+# batch's pixels pooled (the pooled IoU's weighting: a large lesion counts more than a small one, and a normal image's
+# false positives enlarge the one denominator instead of setting a per-image loss near 1), plus binary cross-entropy.
+LOSS_KINDS = ("dice", "dice_bce", "batch_dice_bce")
 
 
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -19,20 +24,27 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0)
     return (1 - (2 * intersection + eps) / (prob.sum(1) + target.sum(1) + eps)).mean()
 
 
+def batch_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - soft Dice over every pixel of the batch pooled (sigmoid of logits against a {0, 1} mask)."""
+    prob = torch.sigmoid(logits)
+    return 1 - (2 * (prob * target).sum() + eps) / (prob.sum() + target.sum() + eps)
+
+
 class DeepSupervisionLoss(nn.Module):
     """Sum of the loss over the fused map and every side output (Qin et al. 2020, eq. 1)."""
 
     def __init__(self, kind: str = "dice"):
         super().__init__()
-        if kind not in ("dice", "dice_bce"):
-            raise ValueError(f"unknown segmentation loss '{kind}'; choose 'dice' or 'dice_bce'")
+        if kind not in LOSS_KINDS:
+            raise ValueError(f"unknown segmentation loss '{kind}'; choose one of {LOSS_KINDS}")
         self.kind = kind
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        dice = batch_dice_loss if self.kind == "batch_dice_bce" else soft_dice_loss
         total = logits.new_zeros(())
         for side in logits.float().split(1, dim=1):
-            total = total + soft_dice_loss(side, target)
-            if self.kind == "dice_bce":
+            total = total + dice(side, target)
+            if self.kind != "dice":
                 total = total + F.binary_cross_entropy_with_logits(side, target)
         return total
 

@@ -35,7 +35,7 @@ class SegRecipe:
     lr: float
     weight_decay: float
     batch_size: int
-    loss: str               # 'dice' or 'dice_bce', summed over the fused map and the six side outputs
+    loss: str               # one of `LOSS_KINDS`, summed over the fused map and the six side outputs
     schedule: str           # 'constant' or 'one_cycle'
 
 

@@ -12,7 +12,7 @@ from buslib.experiments.segmentation import ranked_cases, run_segmentation
 from buslib.infer import masks_at_original_size
 from buslib.models.size import model_size
 from buslib.models.u2net import u2netp
-from buslib.train.losses import DeepSupervisionLoss, FusedIoU, soft_dice_loss
+from buslib.train.losses import DeepSupervisionLoss, FusedIoU, batch_dice_loss, soft_dice_loss
 from buslib.train.segmentation import get_seg_recipe, seg_learner
 
 
@@ -34,6 +34,19 @@ def test_deep_supervision_sums_the_fused_map_and_six_sides():
     assert DeepSupervisionLoss("dice_bce")(seven, target).item() > 7 * single
     with pytest.raises(ValueError, match="unknown segmentation loss 'focal'"):
         DeepSupervisionLoss("focal")
+
+
+def test_batch_dice_weighs_pixels_not_images_so_a_few_false_pixels_on_a_normal_image_cost_little():
+    target = torch.zeros(2, 1, 16, 16)
+    target[0, :, 2:14, 2:14] = 1                     # a large lesion, outlined perfectly
+    logits = (target * 2 - 1) * 50
+    logits[1, :, 0, :2] = 50                         # two false pixels on a normal image
+    assert soft_dice_loss(logits, target).item() == pytest.approx(1 / 3, abs=0.01)  # (0 + 1 - 1/3) / 2
+    assert batch_dice_loss(logits, target).item() == pytest.approx(2 / (2 * 144 + 2 + 1), abs=1e-3)
+    seven = logits.repeat(1, 7, 1, 1)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target).item()
+    assert DeepSupervisionLoss("batch_dice_bce")(seven, target).item() == pytest.approx(
+        7 * (batch_dice_loss(logits, target).item() + bce), rel=1e-5)
 
 
 def test_fused_iou_pools_intersection_and_union_over_batches():
