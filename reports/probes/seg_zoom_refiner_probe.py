@@ -1,0 +1,187 @@
+"""Does a second, zoomed-in U2NET-Lite outline lesions better than notebook 02's whole-image model? A coarse-to-fine
+probe on a report's own fold models.
+
+Stage 1 is the report's U2NET-Lite of each test fold (128 px whole image, its own flip choice). Stage 2 is a second
+U2NET-Lite (DUTS start, batch norm recalibrated, strong recipe, 128 px) trained on the same training folds, on crops
+around the *true* lesion of each training lesion image: the lesion's box widened on each side by a margin drawn
+uniformly from `TRAIN_MARGINS` (each side its own, so the lesion is not always centred), `JITTERS` crops per image.
+At validation and test time stage 2 sees the crop around stage 1's *predicted* largest region, widened by
+`MARGIN` on each side, and its mask replaces stage 1's inside that box (stage 1's pixels outside it are kept).
+Scored like the target: pooled IoU at each image's original size over the lesion images, every image's map
+(ungated). Why it might help: the whole-image model covers 76.7% of the lesion pixels it finds at precision 86.4%
+(`seg_oof_loss_probe.py`): it outlines short, and a 128-px whole image gives a small lesion few pixels.
+
+Rule, fixed before the run: stage 2 is worth cross-validating (and later, with a new report, adopting) only if, on
+test fold 0's validation fold, its pooled IoU over the validation lesion images beats stage 1 alone by at least
+`MIN_GAIN`, with stage 2's own flip choice made on those same validation images. Test numbers are reported either
+way and decide nothing.
+
+    python reports/probes/seg_zoom_refiner_probe.py DATA_DIR REPORT_DIR SEED FOLDS OUT_JSON
+
+REPORT_DIR: a cpu report folder with `splits_busi.csv`, `02_folds.csv` and `checkpoints/02_u2netp_folds.pth`, made
+with study seed SEED. FOLDS: test folds to run, e.g. '0' or '0,1,2,3,4'.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import ndimage
+
+from buslib.data.cache import load_arrays, resize_pair
+from buslib.data.cohort import load_full_resolution, load_split_table
+from buslib.data.loaders import build_dataloaders
+from buslib.data.readers import read_busi
+from buslib.data.splits import fold_roles, fold_split
+from buslib.eval.segmentation import confusion_counts, pixel_metrics
+from buslib.experiments.lesion_crops import lesion_box
+from buslib.experiments.segmenters import load_fold_segmenters
+from buslib.infer import masks_at_original_size, predict_seg_logits, predict_seg_logits_with_flip
+from buslib.infer.torch_paths import describe_bf16
+from buslib.models.pretrained import u2net_duts
+from buslib.profiles import resolve_profile
+from buslib.train.batchnorm import DEFAULT_BN_TREATMENT, prepare_batchnorm
+from buslib.train.fitting import fit, seed_run
+from buslib.train.segmentation import get_seg_recipe, seg_learner
+
+TRAIN_MARGINS = (0.1, 0.6)
+JITTERS = 2
+MARGIN = 0.3
+MIN_GAIN = 0.02
+
+
+def pooled(predicted: list[np.ndarray], masks: list[np.ndarray]) -> float:
+    """Pooled IoU over every pixel of the images given (boolean maps at original size)."""
+    return pixel_metrics([confusion_counts(p, m > 0) for p, m in zip(predicted, masks)])["iou"]
+
+
+def jittered_box(mask: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """The lesion's box widened on each side by its own margin from `TRAIN_MARGINS`, clipped to the image."""
+    top, bottom, left, right = lesion_box(mask, 0.0)
+    h, w = bottom - top, right - left
+    pads = rng.uniform(*TRAIN_MARGINS, size=4) * np.array([h, h, w, w])
+    return (max(0, top - round(pads[0])), min(mask.shape[0], bottom + round(pads[1])),
+            max(0, left - round(pads[2])), min(mask.shape[1], right + round(pads[3])))
+
+
+def largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest connected region of a boolean map (empty stays empty)."""
+    regions, count = ndimage.label(mask)
+    if not count:
+        return mask
+    return regions == np.bincount(regions.ravel())[1:].argmax() + 1
+
+
+def crops(images: list[np.ndarray], masks: list[np.ndarray], boxes: list, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Image and mask crops at `size` x `size` (uint8) for each (top, bottom, left, right) box."""
+    pairs = [resize_pair(image[top:bottom, left:right], mask[top:bottom, left:right].astype(np.uint8), size)
+             for image, mask, (top, bottom, left, right) in zip(images, masks, boxes)]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def refine(stage1: list[np.ndarray], logits: np.ndarray, boxes: list) -> list[np.ndarray]:
+    """Stage 1's masks with stage 2's (logits over each box, upsampled to it) pasted inside the boxes."""
+    inside = masks_at_original_size(logits, [(bottom - top, right - left) for top, bottom, left, right in boxes])
+    refined = []
+    for mask, patch, (top, bottom, left, right) in zip(stage1, inside, boxes):
+        mask = mask.copy()
+        mask[top:bottom, left:right] = patch
+        refined.append(mask)
+    return refined
+
+
+def stage1_masks(model: torch.nn.Module, small: np.ndarray, shapes: list, tta: bool) -> list[np.ndarray]:
+    return masks_at_original_size(predict_seg_logits(model, small, tta=tta, progress=False), shapes)
+
+
+def run_fold(fold: int, busi: pd.DataFrame, small: np.ndarray, full_images: list, full_masks: list,
+             stage1: torch.nn.Module, stage1_tta: bool, seed: int, size: int, epochs: int) -> dict:
+    roles = fold_roles(busi["fold"], test_fold=fold, n_folds=int(busi["fold"].max()) + 1)
+    lesion = (busi["label"] != "normal").to_numpy()
+    rows = {role: np.flatnonzero((roles == role) & lesion) for role in ("train", "valid", "test")}
+    key = f"zoom_refiner_u2netp_{fold_split(fold)}"
+    seed_run(key, seed)
+    rng = np.random.default_rng(seed)
+    train = [i for i in rows["train"] for _ in range(JITTERS)]
+    train_images, train_masks = crops([full_images[i] for i in train], [full_masks[i] for i in train],
+                                      [jittered_box(full_masks[i], rng) for i in train], size)
+    valid_true = [lesion_box(full_masks[i], MARGIN) for i in rows["valid"]]
+    valid_images, valid_masks = crops([full_images[i] for i in rows["valid"]], [full_masks[i] for i in rows["valid"]],
+                                      valid_true, size)
+    model = u2net_duts("u2netp")
+    callbacks = prepare_batchnorm(model, DEFAULT_BN_TREATMENT, train_images)
+    images, masks = np.concatenate([train_images, valid_images]), np.concatenate([train_masks, valid_masks])
+    dls = build_dataloaders(images, masks, np.arange(len(train_images)), np.arange(len(train_images), len(images)),
+                            "li", get_seg_recipe("strong").batch_size)
+    start = time.time()
+    with tempfile.TemporaryDirectory() as workdir:
+        learn = seg_learner(model, dls, get_seg_recipe("strong"), Path(workdir), cbs=callbacks, label=key)
+        fit(learn, get_seg_recipe("strong"), epochs, monitor=True)
+    minutes = (time.time() - start) / 60
+    model = learn.model.eval()
+
+    result = {"fold": fold_split(fold), "train_crops": len(train), "train_minutes": minutes}
+    choice = None
+    for role in ("valid", "test"):
+        idx = rows[role]
+        truth = [full_masks[i] for i in idx]
+        first = stage1_masks(stage1, small[idx], [m.shape for m in truth], stage1_tta)
+        found = [k for k, m in enumerate(first) if m.any()]
+        boxes = [lesion_box(largest_region(first[k]), MARGIN) for k in found]
+        crop_images = crops([full_images[idx[k]] for k in found], [truth[k] for k in found], boxes, size)[0]
+        plain, flipped = predict_seg_logits_with_flip(model, crop_images, progress=False)
+        variants = {}
+        for name, logits in (("plain", plain), ("flip", flipped)):
+            refined = list(first)
+            for k, mask in zip(found, refine([first[k] for k in found], logits, boxes)):
+                refined[k] = mask
+            variants[name] = pooled(refined, truth)
+        if choice is None:
+            choice = max(variants, key=variants.get)
+        oracle = [lesion_box(m, MARGIN) for m in truth]
+        oracle_logits = predict_seg_logits(model, crops([full_images[i] for i in idx], truth, oracle, size)[0],
+                                           tta=choice == "flip", progress=False)
+        result |= {f"{role}_lesion_images": len(idx), f"{role}_stage1_found": len(found),
+                   f"{role}_iou_stage1": pooled(first, truth), f"{role}_iou_refined": variants[choice],
+                   f"{role}_iou_refined_plain": variants["plain"], f"{role}_iou_refined_flip": variants["flip"],
+                   f"{role}_iou_true_box": pooled(refine([np.zeros_like(m) for m in truth], oracle_logits, oracle),
+                                                  truth)}
+    result["stage2_flip"] = choice == "flip"
+    result["valid_gain"] = result["valid_iou_refined"] - result["valid_iou_stage1"]
+    return result
+
+
+def main(data_dir: str, report_dir: str, seed: str, folds: str, out_json: str) -> None:
+    profile, report, seed = resolve_profile("cpu"), Path(report_dir), int(seed)
+    busi = read_busi(data_dir).merge(load_split_table(report / "splits_busi.csv").drop(columns="label"),
+                                     on="image_id", validate="one_to_one")
+    small = load_arrays(busi, profile.seg_size).images
+    full_images, full_masks = load_full_resolution(busi)
+    stage1 = load_fold_segmenters(report)
+    if stage1 is None:
+        raise FileNotFoundError(f"{report}: no checkpoints/02_u2netp_folds.pth (the report's fold models)")
+    report_tta = pd.read_csv(report / "02_folds.csv").set_index("fold")["tta"]
+    start, rows = time.time(), []
+    for fold in (int(f) for f in folds.split(",")):
+        split = fold_split(fold)
+        rows.append(run_fold(fold, busi, small, full_images, full_masks, stage1[split],
+                             bool(report_tta[split]), seed, profile.seg_size, profile.seg_epochs))
+        print(json.dumps(rows[-1], indent=1), flush=True)
+    first = rows[0]
+    result = {"report": str(report), "seed": seed, "precision": describe_bf16(torch.device("cpu")),
+              "minutes": (time.time() - start) / 60, "train_margins": TRAIN_MARGINS, "jitters": JITTERS,
+              "margin": MARGIN, "epochs": profile.seg_epochs, "size": profile.seg_size,
+              "rule": f"fold {first['fold']}: validation lesion-image pooled IoU gain >= {MIN_GAIN}",
+              "cross_validate": first["valid_gain"] >= MIN_GAIN, "folds": rows}
+    Path(out_json).write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:6])
