@@ -203,7 +203,7 @@ def run_fold(fold: int, busi: pd.DataFrame, small: np.ndarray, full_images: list
                                            tta=True, progress=False)
         oracle_masks = [p > 0.5 for p in refine([np.zeros(m.shape, np.float32) for m in truth], oracle_logits, oracle,
                                                 "replace")]
-        result |= {f"{role}_lesion_images": len(idx), f"{role}_stage1_found": sum(m.any() for m in first_masks),
+        result |= {f"{role}_lesion_images": len(idx), f"{role}_stage1_found": int(sum(m.any() for m in first_masks)),
                    f"{role}_iou_stage1": pooled(first_masks, truth), f"{role}_iou_refined": scores[choice],
                    f"{role}_iou_by_use": scores, f"{role}_iou_true_box": pooled(oracle_masks, truth),
                    f"{role}_pixels_stage1": overlap(first_masks, truth),
