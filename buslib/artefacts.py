@@ -25,6 +25,8 @@ ARTEFACTS = {
     "u2netp_weights": Artefact("02_u2netp_grouped.pth", "02", "U2NET-Lite trained on the grouped split (~5 MB)"),
     "u2netp_folds": Artefact(f"{CHECKPOINTS}/02_u2netp_folds.pth", "02",
                              "U2NET-Lite of every cross-validation fold (fold -> weights), the fold ensemble"),
+    "u2netp_zoom_folds": Artefact(f"{CHECKPOINTS}/02_u2netp_zoom_folds.pth", "02",
+                                  "the zoomed second stage of every fold (fold -> weights and the use chosen)"),
     "seg_detection": Artefact("02_detection.csv", "02", "out-of-fold lesion detection under each gate"),
     "lesion_detectors": Artefact(f"{CHECKPOINTS}/02_lesion_detectors.pth", "02",
                                  "normal-vs-lesion classifier of every fold with its detection threshold"),

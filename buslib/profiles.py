@@ -23,6 +23,7 @@ class Profile:
     seg_epochs_full: int = 100     # full U2NET from DUTS (2.4x U2NET-Lite's cost an epoch on CPU); 0: not run
     seg_probe_epochs: int = 10     # each batch-norm treatment's short fine-tune, compared on validation data;
                                    # 0: no probes, batch norm recalibrated (DEFAULT_BN_TREATMENT)
+    seg_zoom_epochs: int = 100     # U2NET-Lite's zoomed second stage (DUTS start, lesion crops), every fold; 0: not run
     cls_size: int = 224
     cls_epochs: int | None = None  # scratch classifiers; None: each paper's own (Li 100, Liu 30)
     cls_epochs_pretrained: int | None = None  # ImageNet-started classifiers; None: each paper's own
@@ -40,7 +41,8 @@ class Profile:
 PROFILES = {
     "smoke": Profile("smoke", "plumbing check on a tiny subset: its numbers mean nothing",
                      n_folds=3, max_images_per_class=12, seg_size=64, seg_epochs=1, seg_epochs_scratch=1,
-                     seg_epochs_full=1, seg_probe_epochs=1, cls_size=64, cls_epochs=1, cls_epochs_pretrained=1,
+                     seg_epochs_full=1, seg_probe_epochs=1, seg_zoom_epochs=1, cls_size=64, cls_epochs=1,
+                     cls_epochs_pretrained=1,
                      cls_models=("deepcardinal50", "rcdnet", "effnet_lite0", "vit", "alexnet"),
                      seeds=2, keep_checkpoints=False, results_meaningful=False),
     "cpu": Profile("cpu", "the study at reduced resolution and epochs on 2 CPU cores",
@@ -51,6 +53,8 @@ PROFILES = {
                    # say nothing about the papers' long from-scratch training; run 20261127-132528 has its row) run
                    # only in the gpu profile
                    seg_size=128, seg_epochs=4, seg_epochs_scratch=0, seg_epochs_full=0, seg_probe_epochs=0,
+                   # the zoomed second stage of U2NET-Lite, as its probe ran it (reports/probes/zoom_refiner)
+                   seg_zoom_epochs=4,
                    # the scratch classifiers get 3 epochs (4 until run 20261127-045118) so that both cross-validated
                    # models also classify the predicted-lesion crop on every fold (about 6.5 min)
                    cls_size=128, cls_epochs=3, cls_epochs_pretrained=12,

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 __all__ = ["grouped_folds", "random_split", "make_split_table", "split_leakage", "save_split_table", "fold_roles",
-           "fold_split", "paper_roles", "role_rows"]
+           "fold_split", "split_fold", "paper_roles", "role_rows"]
 
 
 def grouped_folds(frame: pd.DataFrame, n_folds: int, seed: int, label_col: str = "label",
@@ -85,6 +85,16 @@ def fold_split(fold: int) -> str:
     """The split name of grouped test fold `fold`: 'grouped' for fold 0 (the fold every wide comparison
     uses), 'grouped_f<k>' for the others (cross-validation)."""
     return "grouped" if fold == 0 else f"grouped_f{fold}"
+
+
+def split_fold(split: str) -> int:
+    """The grouped test fold of a split name (`fold_split`'s inverse): 'grouped' -> 0, 'grouped_f3' -> 3."""
+    if split == "grouped":
+        return 0
+    prefix, _, fold = split.partition("_f")
+    if prefix != "grouped" or not fold.isdigit() or fold == "0":
+        raise ValueError(f"'{split}' is not a grouped fold split ('grouped' or 'grouped_f<k>', k >= 1)")
+    return int(fold)
 
 
 def paper_roles(split: Sequence[str], seed: int, valid_share: float = 0.1) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from ..train.callbacks import history
 from ..train.fitting import fit, seed_run
 from ..train.segmentation import SegRecipe, seg_learner
 
-__all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "run_segmentation", "pooled_iou", "lesion_scores",
+__all__ = ["INITS", "MAX_NORMAL_FP", "SegRun", "ScoredRun", "run_segmentation", "pooled_iou", "lesion_scores",
            "choose_detection_threshold", "pooled_detection_threshold", "case_groups", "run_folds",
            "out_of_fold", "fold_table", "probe_table", "fold_weights", "half_state", "ranked_cases",
            "results_table", "metrics_frame"]
@@ -62,8 +63,8 @@ class SegRun:
 MAX_NORMAL_FP = 0.05
 
 
-def pooled_iou(predicted: np.ndarray, masks: np.ndarray) -> float:
-    """Pooled IoU over all pixels of boolean predictions and masks of the same shape."""
+def pooled_iou(predicted: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> float:
+    """Pooled IoU over all pixels of boolean predictions and masks, image by image (each pair of the same shape)."""
     return pixel_metrics([confusion_counts(p, m > 0) for p, m in zip(predicted, masks)])["iou"]
 
 
@@ -181,7 +182,13 @@ def run_folds(variant: str, frame: pd.DataFrame, images: np.ndarray, masks: np.n
     return [runs[fold_split(fold)] for fold in range(n_folds)]
 
 
-def out_of_fold(runs: Sequence[SegRun], frame: pd.DataFrame, seed: int = 0) -> dict[str, float]:
+class ScoredRun(Protocol):
+    """A fold run with per-image test scores (`SegRun`, or the zoomed second stage's `ZoomRun`)."""
+
+    cases: pd.DataFrame
+
+
+def out_of_fold(runs: Sequence[ScoredRun], frame: pd.DataFrame, seed: int = 0) -> dict[str, float]:
     """Every fold's test predictions pooled into one set of metrics, intervals by group bootstrap over all images."""
     cases = pd.concat([run.cases for run in runs], ignore_index=True)
     if cases["image_id"].duplicated().any():

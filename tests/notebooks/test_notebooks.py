@@ -120,6 +120,13 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
     assert refined["system"].tolist() == ["u2netp", "u2netp_litemedsam_predicted_box", "litemedsam_true_box"]
     in_unit_interval(values, [f"seg_refine_{s}_{m}" for s in refined["system"] for m in ("iou", "dice_mean")])
     assert list((out / "figures").glob("02_litemedsam_cases.jpg"))
+    zoom = pd.read_csv(out / "02_zoom.csv")  # the zoomed second stage: a use chosen on validation for every fold
+    assert len(zoom) == 3 and zoom["use"].notna().all()
+    in_unit_interval(values, ["seg_u2netp_zoom_oof_iou", "seg_u2netp_zoom_oof_dice_mean",
+                              *(f"seg_zoom_{fold}_test_iou_true_box" for fold in zoom["fold"])])
+    assert values["seg_u2netp_zoom_oof_lesion_images"] == 24
+    assert values["seg_u2netp_zoom_oof_empty_false_positive_rate"] == values[
+        "seg_u2netp_pretrained_oof_empty_false_positive_rate"]   # lesion or not stays the gate's decision
 
 
 def test_notebook_03_records_every_classifier_with_its_initialisation(smoke_run):
