@@ -35,9 +35,9 @@ from ..train.segmentation import SegRecipe, seg_learner
 from .lesion_crops import lesion_box
 from .segmentation import SegRun, case_groups, pooled_iou
 
-__all__ = ["TRAIN_MARGINS", "JITTERS", "TRUE_BOX_MARGIN", "ZoomUse", "ZOOM_USES", "STAGE1_ONLY", "jittered_box",
-           "lesion_crop_pairs", "probability_maps", "zoom_probabilities", "train_zoom_stage", "ZoomRun", "run_zoom",
-           "run_zoom_folds", "zoom_fold_table", "zoom_weights"]
+__all__ = ["TRAIN_MARGINS", "JITTERS", "TRUE_BOX_MARGIN", "ZoomUse", "ZOOM_USES", "STAGE1_ONLY", "zoom_use",
+           "jittered_box", "lesion_crop_pairs", "probability_maps", "zoom_probabilities", "train_zoom_stage", "ZoomRun",
+           "run_zoom", "run_zoom_folds", "zoom_fold_table", "zoom_weights"]
 
 TRAIN_MARGINS = (0.1, 0.6)   # each side of a training crop widens the true box by a share drawn from this range
 JITTERS = 2                  # training crops per lesion image, each with its own margins
@@ -60,6 +60,16 @@ class ZoomUse:
 
 ZOOM_USES = tuple(ZoomUse(*use) for use in product(("largest", "all"), (0.3, 0.6), (1, 2)))
 STAGE1_ONLY = "stage1_only"   # the choice that keeps stage 1's map where no use beats it on validation
+
+
+def zoom_use(name: str) -> ZoomUse | None:
+    """The `ZoomUse` of that name, or None for `STAGE1_ONLY`."""
+    if name == STAGE1_ONLY:
+        return None
+    for use in ZOOM_USES:
+        if use.name == name:
+            return use
+    raise ValueError(f"unknown zoom use {name!r}: expected {STAGE1_ONLY!r} or one of {[u.name for u in ZOOM_USES]}")
 
 
 def jittered_box(mask: np.ndarray, rng: np.random.Generator,

@@ -5,7 +5,8 @@ was trained with, the decision threshold frozen on BUSI validation data (classif
 detector, a normal-vs-lesion classifier: P(lesion)), where it came
 from (run, commit, profile, data, split), the bundle format version and a sha256 of the weights. A fold
 ensemble carries every fold model's weights, whether test-time flip averaging is used, and the level of
-disagreement between its members above which an image is flagged for review. It is read with
+disagreement between its members above which an image is flagged for review; a segmenter's may carry each fold's
+zoomed second stage and the use chosen for it on validation data (`buslib.experiments.zoom`). It is read with
 `torch.load(weights_only=True)`; another format version or a wrong hash is refused.
 """
 
@@ -24,7 +25,8 @@ from .u2net import STAGES, U2Net
 
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "float_state", "weights_sha256", "save_bundle", "load_bundle"]
 
-BUNDLE_FORMAT = "buslib-bundle/2"
+BUNDLE_FORMAT = "buslib-bundle/3"
+READABLE_FORMATS = ("buslib-bundle/2", BUNDLE_FORMAT)  # /3 added the zoomed second stage (absent from /2 files)
 CLASSIFIER_KINDS = ("classifier", "detector")  # two-class registry networks: benign/malignant, normal/lesion
 
 
@@ -43,6 +45,15 @@ class ModelBundle:
     fold_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # the other fold models' weights
     member_tta: list[bool] = field(default_factory=list)  # per member: average with the horizontal flip
     review_level: float = float("nan")  # member SD of the output above which an image is flagged for review
+    zoom_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # segmenter: each member's stage 2
+    zoom_uses: list[str] = field(default_factory=list)  # each member's `ZoomUse` name, or 'stage1_only'
+
+    def __post_init__(self) -> None:
+        if self.zoom_states and (self.kind != "segmenter" or len(self.zoom_states) != self.members
+                                 or len(self.zoom_uses) != self.members):
+            raise ValueError(f"a zoomed second stage needs a segmenter bundle with one stage 2 and one use per member: "
+                             f"got a {self.kind} with {self.members} members, {len(self.zoom_states)} stage 2 "
+                             f"weights and {len(self.zoom_uses)} uses")
 
     @property
     def members(self) -> int:
@@ -66,6 +77,10 @@ class ModelBundle:
     def build_members(self) -> list[nn.Module]:
         """Every member network: the first and the other folds'."""
         return [self.build(state) for state in [self.state_dict, *self.fold_states]]
+
+    def build_zoom_members(self) -> list[nn.Module]:
+        """Every member's zoomed second stage (a U2NET-Lite), in member order; empty when the bundle has none."""
+        return [self.build(state) for state in self.zoom_states]
 
 
 def float_state(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,8 +106,9 @@ def save_bundle(bundle: ModelBundle, path: Path) -> Path:
                "stats": [list(bundle.stats[0]), list(bundle.stats[1])], "threshold": float(bundle.threshold),
                "provenance": dict(bundle.provenance), "member_tta": [bool(flip) for flip in bundle.member_tta],
                "review_level": float(bundle.review_level),
-               "sha256": weights_sha256(bundle.state_dict, *bundle.fold_states),
-               "state_dict": bundle.state_dict, "fold_states": list(bundle.fold_states)}
+               "sha256": weights_sha256(bundle.state_dict, *bundle.fold_states, *bundle.zoom_states),
+               "state_dict": bundle.state_dict, "fold_states": list(bundle.fold_states),
+               "zoom_states": list(bundle.zoom_states), "zoom_uses": list(bundle.zoom_uses)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
@@ -108,12 +124,14 @@ def load_bundle(path: Path) -> ModelBundle:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling errors come in many types
         raise ValueError(f"{path}: not a readable model bundle ({type(err).__name__}: {err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in READABLE_FORMATS:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path}: bundle format {found!r}, this buslib reads {BUNDLE_FORMAT!r}")
-    if weights_sha256(payload["state_dict"], *payload["fold_states"]) != payload["sha256"]:
+        raise ValueError(f"{path}: bundle format {found!r}, this buslib reads {' or '.join(READABLE_FORMATS)}")
+    zoom_states = list(payload.get("zoom_states", []))
+    if weights_sha256(payload["state_dict"], *payload["fold_states"], *zoom_states) != payload["sha256"]:
         raise ValueError(f"{path}: the weights do not match the bundle's sha256: altered or damaged, refusing it")
     stats = (tuple(payload["stats"][0]), tuple(payload["stats"][1]))
     return ModelBundle(payload["kind"], payload["arch"], int(payload["size"]), payload["state_dict"], stats,
                        float(payload["threshold"]), dict(payload["provenance"]), list(payload["fold_states"]),
-                       [bool(flip) for flip in payload["member_tta"]], float(payload["review_level"]))
+                       [bool(flip) for flip in payload["member_tta"]], float(payload["review_level"]), zoom_states,
+                       [str(use) for use in payload.get("zoom_uses", [])])

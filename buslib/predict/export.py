@@ -22,7 +22,7 @@ from ..experiments.external import internal_auc
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile
-from .ensemble import ensemble_rows, review_level, segmenter_fold_states
+from .ensemble import ensemble_rows, review_level, segmenter_fold_states, zoom_fold_states
 
 __all__ = ["BUNDLES_DIR", "classifier_bundle", "segmenter_bundle", "detector_bundle", "export_bundles", "bundle_folder",
            "find_bundles"]
@@ -92,13 +92,20 @@ def classifier_bundle(report_dir: Path) -> ModelBundle:
 
 def segmenter_bundle(report_dir: Path) -> ModelBundle:
     """U2NET-Lite as notebook 02 trained it: the ensemble of its cross-validation fold models where they
-    were saved, else test fold 0's model."""
+    were saved, each with its zoomed second stage where notebook 02 trained those, else test fold 0's model."""
     size = _profile(report_dir, "02").seg_size
     folds = segmenter_fold_states(report_dir)
     if folds:
-        return ModelBundle("segmenter", "u2netp", size, folds[0], fold_states=folds[1:],
-                           provenance=_provenance(report_dir, "02", key="u2netp_pretrained_oof",
-                                                  split=f"grouped: ensemble of {len(folds)} fold models"))
+        states = list(folds.values())
+        zoom = zoom_fold_states(report_dir, list(folds))
+        zoom_states, zoom_uses = zoom or ([], [])
+        facts = {"key": "u2netp_zoom_oof" if zoom else "u2netp_pretrained_oof",
+                 "split": f"grouped: ensemble of {len(folds)} fold models"}
+        if zoom:
+            facts["zoom_uses"] = ", ".join(zoom_uses)
+        return ModelBundle("segmenter", "u2netp", size, states[0], fold_states=states[1:],
+                           provenance=_provenance(report_dir, "02", **facts), zoom_states=zoom_states,
+                           zoom_uses=zoom_uses)
     return ModelBundle("segmenter", "u2netp", size,
                        torch.load(require_artefact(report_dir, "u2netp_weights"), map_location="cpu",
                                   weights_only=True),

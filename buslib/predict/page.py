@@ -48,8 +48,10 @@ def _uncertainty(table: pd.DataFrame) -> str:
     else:
         parts.append("The classifier is a single network: no per-image uncertainty is given.")
     if first.get("segmenter_members", 1) > 1:
-        parts.append(f"The mask is the mean of {first['segmenter_members']} fold models; last picture: where they "
-                     "disagree (per-pixel variance).")
+        zoomed = (", each refined by its zoomed second stage (a second U2NET-Lite on the crop around the lesion "
+                  "it found)" if "zoomed" in str(first.get("segmenter_inference", "")) else "")
+        parts.append(f"The mask is the mean of {first['segmenter_members']} fold models{zoomed}; last picture: where "
+                     "they disagree (per-pixel variance).")
     return html.escape(" ".join(parts))
 
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..data.cache import resize_image
 from ..data.images import DataError
 from ..experiments.interpretability import compute_cams
+from ..experiments.zoom import probability_maps, zoom_probabilities, zoom_use
 from ..infer import masks_at_original_size, predict_seg_logits, segmenter_path, use_bf16
 from ..models.bundle import ModelBundle
 from ..report.drawing import PRED_COLOUR, cam_overlay, outline
@@ -41,9 +42,9 @@ NO_LESION = "detector: no lesion (outline and call still given)"
 
 @dataclass
 class Predictor:
-    """The bundles, built once. A fold-ensemble segmenter runs its members in PyTorch and gives a per-pixel
-    variance map; a single one runs on the path the benchmark chose. The detector, where there is one, only
-    flags."""
+    """The bundles, built once. A fold-ensemble segmenter runs its members in PyTorch (each refined by its zoomed
+    second stage where the bundle has them) and gives a per-pixel variance map; a single one runs on the path the
+    benchmark chose. The detector, where there is one, only flags."""
 
     classifier: ModelBundle
     segmenter: ModelBundle
@@ -54,9 +55,14 @@ class Predictor:
         self.cls_members = self.classifier.build_members()
         self.det_members = self.detector.build_members() if self.detector is not None else []
         self.seg_members = self.segmenter.build_members() if self.segmenter.members > 1 else []
+        self.zoom_members = self.segmenter.build_zoom_members()
+        self.zoom_uses = [zoom_use(name) for name in self.segmenter.zoom_uses]
         if self.seg_members:
             precision = "bf16" if use_bf16(torch.device("cpu")) else "fp32"
             self.path = f"eager_{precision}, mean of {len(self.seg_members)} fold models"
+            if self.zoom_members:
+                self.path += (f", each refined by its zoomed second stage ({', '.join(self.segmenter.zoom_uses)}; "
+                              "chosen on validation images)")
         else:
             self.path = chosen_path(self.folder)
             self.segment = segmenter_path(self.path, self.segmenter.build(), self.segmenter.size, self.folder,
@@ -67,12 +73,13 @@ class Predictor:
         small = resize_image(grey, self.segmenter.size)[None]
         if not self.seg_members:
             return masks_at_original_size(self.segment(small), [grey.shape])[0], None
-        probs = torch.stack([torch.from_numpy(predict_seg_logits(m, small, stats=self.segmenter.stats, progress=False))
-                             for m in self.seg_members]).sigmoid()[:, 0]
-        mask = masks_at_original_size(torch.logit(probs.mean(0), eps=1e-6)[None].numpy(), [grey.shape])[0]
-        variance = F.interpolate(probs.var(0, correction=0)[None, None].float(), size=grey.shape, mode="bilinear",
-                                 align_corners=False)[0, 0].numpy()
-        return mask, variance
+        maps = [probability_maps(predict_seg_logits(model, small, stats=self.segmenter.stats, progress=False),
+                                 [grey.shape])[0] for model in self.seg_members]
+        for k, (zoom, use) in enumerate(zip(self.zoom_members, self.zoom_uses)):
+            if use is not None:
+                maps[k] = zoom_probabilities(zoom, [grey], [maps[k]], use, self.segmenter.size)[0]
+        probs = np.stack(maps)
+        return probs.mean(0) > 0.5, probs.var(0)
 
     def _lesion(self, grey: np.ndarray) -> tuple[float, bool]:
         """The detector ensemble's P(lesion) and whether it reports a lesion (NaN, True without a detector)."""

@@ -46,3 +46,31 @@ def test_a_fold_ensemble_round_trips_with_every_member_and_refuses_an_altered_on
     torch.save(payload, tmp_path / "e.pt")
     with pytest.raises(ValueError, match="do not match the bundle's sha256"):
         load_bundle(tmp_path / "e.pt")
+
+
+def test_a_segmenter_carries_each_members_zoomed_second_stage_and_its_weights_are_hashed(tmp_path):
+    from buslib.models.u2net import U2Net
+
+    states = [U2Net("u2netp").state_dict() for _ in range(4)]
+    zoomed = ModelBundle("segmenter", "u2netp", 64, states[0], fold_states=states[1:2], zoom_states=states[2:],
+                         zoom_uses=["stage1_only", "all_box_margin0.6_passes2"])
+    loaded = load_bundle(save_bundle(zoomed, tmp_path / "s.pt"))
+    assert loaded.zoom_uses == ["stage1_only", "all_box_margin0.6_passes2"] and len(loaded.build_zoom_members()) == 2
+    payload = torch.load(tmp_path / "s.pt", weights_only=True)
+    payload["zoom_states"][1]["fuse.bias"] += 1
+    torch.save(payload, tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="do not match the bundle's sha256"):
+        load_bundle(tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="one stage 2 and one use per member: got a segmenter with 2 members, 1"):
+        ModelBundle("segmenter", "u2netp", 64, states[0], fold_states=states[1:2], zoom_states=states[2:3],
+                    zoom_uses=["stage1_only"])
+
+
+def test_a_bundle_of_the_format_before_the_zoomed_stage_is_still_read(tmp_path):
+    path = save_bundle(bundle(), tmp_path / "c.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["format"] = "buslib-bundle/2"
+    del payload["zoom_states"], payload["zoom_uses"]
+    torch.save(payload, path)
+    loaded = load_bundle(path)
+    assert loaded.threshold == 0.42 and loaded.zoom_states == [] and loaded.zoom_uses == []

@@ -4,6 +4,7 @@ import json
 import math
 
 import pandas as pd
+import pytest
 import torch
 
 from buslib.artefacts import CHECKPOINTS
@@ -42,6 +43,24 @@ def test_the_best_cross_validated_classifier_and_the_fold_u2netlites_become_ense
     assert math.isnan(classifier.review_level) and "no review flag" in classifier.provenance["review"]
     segmenter = segmenter_bundle(tmp_path)
     assert segmenter.members == 3 and segmenter.provenance["key"] == "u2netp_pretrained_oof"
+    assert segmenter.zoom_states == []  # notebook 02 trained no zoomed second stage
+
+
+def test_each_fold_u2netlite_gets_its_own_zoomed_second_stage_and_use(tmp_path):
+    _report(tmp_path)
+    zoom = {split: {"state": U2Net("u2netp").half().state_dict(), "use": use}
+            for split, use in (("grouped_f2", "stage1_only"), ("grouped", "largest_box_margin0.3_passes1"),
+                               ("grouped_f1", "all_box_margin0.6_passes2"))}
+    zoom["grouped_f1"]["state"]["fuse.bias"] += 7.0  # marks fold 1's stage 2
+    torch.save(zoom, tmp_path / CHECKPOINTS / "02_u2netp_zoom_folds.pth")
+    segmenter = segmenter_bundle(tmp_path)
+    assert segmenter.zoom_uses == ["largest_box_margin0.3_passes1", "all_box_margin0.6_passes2", "stage1_only"]
+    assert segmenter.zoom_states[1]["fuse.bias"].float().item() == zoom["grouped_f1"]["state"]["fuse.bias"].item()
+    assert segmenter.provenance["key"] == "u2netp_zoom_oof" and "stage1_only" in segmenter.provenance["zoom_uses"]
+    del zoom["grouped_f2"]
+    torch.save(zoom, tmp_path / CHECKPOINTS / "02_u2netp_zoom_folds.pth")
+    with pytest.raises(ValueError, match=r"no zoomed second stage for the segmenter folds \['grouped_f2'\]"):
+        segmenter_bundle(tmp_path)
 
 
 def test_the_fold_lesion_classifiers_become_a_detector_with_the_median_threshold(tmp_path):

@@ -116,3 +116,30 @@ def test_a_detector_that_sees_no_lesion_flags_the_image_and_withholds_nothing(un
     assert "detector: no lesion" in (tmp_path / "out-8.0" / "index.html").read_text()
     assert present["prob_lesion"] > 0.99 and present["lesion"] and not isinstance(present["review"], str)  # empty
     assert absent["prob_malignant"] == present["prob_malignant"] and absent["call"] == present["call"]
+
+
+def test_a_fold_member_with_a_zoomed_second_stage_averages_it_in_where_its_use_says(untrained_bundles, phantom_copy,
+                                                                                   tmp_path):
+    import numpy as np
+
+    from buslib.models.bundle import ModelBundle, load_bundle, save_bundle
+    from buslib.models.u2net import U2Net
+    from buslib.predict.inputs import read_scan
+    from buslib.predict.run import Predictor
+
+    stage1 = U2Net("u2netp").state_dict()
+    stage1["fuse.bias"] += 50.0  # P(lesion) 1 everywhere
+    stage2 = U2Net("u2netp").state_dict()
+    stage2["fuse.bias"] -= 50.0  # P(lesion) 0 everywhere
+    segmenter = ModelBundle("segmenter", "u2netp", 64, stage1, fold_states=[stage1], zoom_states=[stage2, stage2],
+                            zoom_uses=["largest_box_margin0.3_passes1", "stage1_only"])
+    folder = tmp_path / "bundles"
+    save_bundle(segmenter, folder / "segmenter.pt")
+    predictor = Predictor(load_bundle(untrained_bundles / "classifier.pt"), load_bundle(folder / "segmenter.pt"),
+                          folder)
+    grey, _ = read_scan(phantom_copy / "DatasetB" / "original" / "000001.png")
+    mask, variance = predictor._segment(grey)
+    # member 0: (1 + 0) / 2 inside its box (the whole image), member 1: stage 1 alone; mean 0.75, variance 0.0625
+    assert mask.shape == grey.shape and mask.all()
+    assert np.allclose(variance, 0.0625, atol=1e-3)
+    assert "zoomed second stage (largest_box_margin0.3_passes1, stage1_only" in predictor.path
