@@ -199,8 +199,8 @@ def run_zoom(stage1: SegRun, frame: pd.DataFrame, small: np.ndarray, images: Seq
     test = role_rows(roles, stage1.split)["test"]
     test_masks = [masks[i] for i in test]
     maps = _stage1_maps(stage1, small[test], [m.shape for m in test_masks])
-    if chosen != STAGE1_ONLY:
-        use = next(u for u in ZOOM_USES if u.name == chosen)
+    use = zoom_use(chosen)
+    if use is not None:
         maps = zoom_probabilities(model, [images[i] for i in test], maps, use, size)
     predictions = [p > 0.5 for p in maps]
     cases = score_cases(frame["image_id"].to_numpy()[test], predictions, test_masks,

@@ -49,7 +49,7 @@ def _uncertainty(table: pd.DataFrame) -> str:
         parts.append("The classifier is a single network: no per-image uncertainty is given.")
     if first.get("segmenter_members", 1) > 1:
         zoomed = (", each refined by its zoomed second stage (a second U2NET-Lite on the crop around the lesion "
-                  "it found)" if "zoomed" in str(first.get("segmenter_inference", "")) else "")
+                  "it found)" if "segmenter_zoom_uses" in table else "")
         parts.append(f"The mask is the mean of {first['segmenter_members']} fold models{zoomed}; last picture: where "
                      "they disagree (per-pixel variance).")
     return html.escape(" ".join(parts))

@@ -131,3 +131,11 @@ def test_run_zoom_trains_stage_two_chooses_its_use_on_validation_and_keeps_stage
     saved = zoom_weights([run])["grouped"]
     assert saved["use"] == run.use and all(v.dtype == torch.float16 for v in saved["state"].values()
                                            if v.is_floating_point())
+
+
+def test_a_zoom_use_is_found_by_name_and_an_unknown_name_is_refused():
+    from buslib.experiments.zoom import STAGE1_ONLY, ZOOM_USES, zoom_use
+
+    assert zoom_use(STAGE1_ONLY) is None and all(zoom_use(use.name) == use for use in ZOOM_USES)
+    with pytest.raises(ValueError, match="unknown zoom use 'largest_box_margin0.9_passes1'"):
+        zoom_use("largest_box_margin0.9_passes1")

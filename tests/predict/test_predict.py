@@ -120,6 +120,8 @@ def test_a_detector_that_sees_no_lesion_flags_the_image_and_withholds_nothing(un
 
 def test_a_fold_member_with_a_zoomed_second_stage_averages_it_in_where_its_use_says(untrained_bundles, phantom_copy,
                                                                                    tmp_path):
+    import shutil
+
     import numpy as np
 
     from buslib.models.bundle import ModelBundle, load_bundle, save_bundle
@@ -143,3 +145,8 @@ def test_a_fold_member_with_a_zoomed_second_stage_averages_it_in_where_its_use_s
     assert mask.shape == grey.shape and mask.all()
     assert np.allclose(variance, 0.0625, atol=1e-3)
     assert "zoomed second stage (largest_box_margin0.3_passes1, stage1_only" in predictor.path
+    shutil.copy(untrained_bundles / "classifier.pt", folder / "classifier.pt")
+    out = tmp_path / "out"
+    assert main(["predict", str(phantom_copy / "DatasetB" / "original" / "000001.png"), "--models", str(folder),
+                 "--out", str(out)]) == 0
+    assert "fold models, each refined by its zoomed second stage" in (out / "index.html").read_text()
