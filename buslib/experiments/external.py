@@ -28,13 +28,14 @@ from .crossval import JOIN
 from .detectors import load_detector_folds
 from .lesion_crops import is_crop_split
 from .member_predictions import MemberPredictions
-from .segmenters import load_segmenter, load_segmenter_ensemble  # re-exported: notebooks 03-04 import them here
+from .segmenters import TwoStageEnsemble, load_segmenter, load_segmenter_ensemble, load_two_stage_ensemble
 
 __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "fold_ensembles_by_name", "named_average",
            "ensemble_vs_folds",
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
            "run_keys", "internal_auc", "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis",
-           "load_segmenter", "load_segmenter_ensemble", "evaluate_segmenters", "external_detection"]
+           "load_segmenter", "load_segmenter_ensemble", "load_two_stage_ensemble",
+           "evaluate_segmenters", "external_detection"]
 
 
 @dataclass(frozen=True)
@@ -243,16 +244,21 @@ def errors_by_diagnosis(frame: pd.DataFrame, labels: np.ndarray, probabilities: 
     return summary.reset_index().sort_values(["label", "images"], ascending=[True, False])
 
 
-def evaluate_segmenters(segmenters: dict[str, nn.Module | None], images: np.ndarray, full_masks: Sequence[np.ndarray],
-                        frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict]:
-    """Segmentation metrics of each available segmenter on resized `images`, scored at the original size
-    (`full_masks`); absent segmenters get a row saying so. Also returns per-image cases and predicted masks."""
+def evaluate_segmenters(segmenters: dict[str, nn.Module | TwoStageEnsemble | None], images: np.ndarray,
+                        full_images: Sequence[np.ndarray], full_masks: Sequence[np.ndarray], frame: pd.DataFrame,
+                        seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict]:
+    """Segmentation metrics of each available segmenter, scored at the original size (`full_masks`): a U2-Net on the
+    resized `images`, a `TwoStageEnsemble` on `full_images` (its second stage crops them). Absent segmenters get a
+    row saying so. Also returns per-image cases and predicted masks."""
     rows, cases, predicted = [], {}, {}
     for name, model in segmenters.items():
         if model is None:
             rows.append({"model": name, "status": "not run: its weights were not saved (run notebook 02)"})
             continue
-        predictions = masks_at_original_size(predict_seg_logits(model, images), [m.shape for m in full_masks])
+        if isinstance(model, TwoStageEnsemble):
+            predictions = model.masks(full_images)
+        else:
+            predictions = masks_at_original_size(predict_seg_logits(model, images), [m.shape for m in full_masks])
         predicted[name] = predictions
         cases[name] = score_cases(frame["image_id"].to_numpy(), predictions, full_masks).assign(
             label=frame["label"].to_numpy(), diagnosis=frame["diagnosis"].to_numpy())

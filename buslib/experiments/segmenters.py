@@ -1,16 +1,26 @@
-"""Notebook 02's trained U2-Nets, loaded back from a report folder for notebooks 03-04 and probes."""
+"""Notebook 02's trained U2-Nets, loaded back from a report folder for notebooks 03-04, `predict` and probes, and the
+fold ensemble with each fold's zoomed second stage."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
 from ..artefacts import artefact_path
+from ..data.cache import resize_image
+from ..data.normalise import IMAGENET_STATS, Stats
+from ..infer import predict_seg_logits
 from ..models.bundle import float_state
 from ..models.u2net import SegmentationEnsemble, U2Net
+from .zoom import ZoomUse, probability_maps, zoom_probabilities, zoom_use
 
-__all__ = ["load_segmenter", "load_fold_segmenters", "load_crop_segmenters", "load_segmenter_ensemble"]
+__all__ = ["load_segmenter", "load_fold_segmenters", "load_crop_segmenters", "load_segmenter_ensemble",
+           "TwoStageEnsemble", "zoom_fold_states", "load_two_stage_ensemble"]
 
 
 def load_segmenter(report_dir: Path, variant: str) -> U2Net | None:
@@ -48,3 +58,67 @@ def load_segmenter_ensemble(report_dir: Path) -> SegmentationEnsemble | None:
     """The cross-validation U2NET-Lites of notebook 02 averaged, or None when they were not saved."""
     folds = load_fold_segmenters(report_dir)
     return None if folds is None else SegmentationEnsemble(list(folds.values())).eval()
+
+
+@dataclass
+class TwoStageEnsemble:
+    """Fold U2NET-Lites averaged at each image's own size, each member's map first refined by its fold's zoomed second
+    stage with the use that fold chose on validation (a use of None keeps that member's stage 1). Stage 1 runs without
+    the test-time flip, stage 2 with it. `predict` runs it; notebook 04 scores it on Dataset B."""
+
+    stage1: Sequence[nn.Module]
+    zooms: Sequence[nn.Module | None]
+    uses: Sequence[ZoomUse | None]
+    size: int
+    stats: Stats = IMAGENET_STATS
+
+    def __post_init__(self) -> None:
+        if not self.stage1 or not len(self.stage1) == len(self.zooms) == len(self.uses):
+            raise ValueError(f"a two-stage ensemble needs one stage 2 and one use per stage-1 member: got "
+                             f"{len(self.stage1)} members, {len(self.zooms)} stage 2 models and {len(self.uses)} uses")
+        missing = [k for k, (zoom, use) in enumerate(zip(self.zooms, self.uses)) if use is not None and zoom is None]
+        if missing:
+            raise ValueError(f"members {missing} have a zoom use but no stage 2 model")
+
+    def member_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """For each grey image (any size), its members' P(lesion) maps at that size (members x height x width)."""
+        small = np.stack([resize_image(image, self.size) for image in images])
+        shapes = [image.shape for image in images]
+        per_member = []
+        for model, zoom, use in zip(self.stage1, self.zooms, self.uses):
+            maps = probability_maps(predict_seg_logits(model, small, stats=self.stats, progress=False), shapes)
+            per_member.append(maps if use is None else zoom_probabilities(zoom, images, maps, use, self.size))
+        return [np.stack(member) for member in zip(*per_member)]
+
+    def masks(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each image's lesion mask at its size: the members' mean P(lesion) above 0.5."""
+        return [maps.mean(0) > 0.5 for maps in self.member_maps(images)]
+
+
+def zoom_fold_states(report_dir: Path, splits: list[str]) -> tuple[list[dict[str, torch.Tensor]], list[str]] | None:
+    """Each split's zoomed second stage and the use chosen for it, in the order of `splits`; None when notebook 02
+    saved none (a profile that does not run it, or a report older than it)."""
+    path = artefact_path(report_dir, "u2netp_zoom_folds")
+    if not path.is_file():
+        return None
+    folds = torch.load(path, map_location="cpu", weights_only=True)
+    missing = sorted(set(splits) - set(folds))
+    if missing:
+        raise ValueError(f"{path}: no zoomed second stage for the segmenter folds {missing} (it has {sorted(folds)}); "
+                         "run notebook 02 again")
+    return [folds[split]["state"] for split in splits], [folds[split]["use"] for split in splits]
+
+
+def load_two_stage_ensemble(report_dir: Path, size: int) -> TwoStageEnsemble | None:
+    """Notebook 02's cross-validation U2NET-Lites, each with its zoomed second stage and chosen use (inputs of `size`
+    px), as `predict` runs them; None when either was not saved."""
+    folds = load_fold_segmenters(report_dir)
+    zoom = None if folds is None else zoom_fold_states(report_dir, list(folds))
+    if zoom is None:
+        return None
+    zooms = []
+    for state in zoom[0]:
+        zooms.append(U2Net("u2netp"))
+        zooms[-1].load_state_dict(float_state(state))
+        zooms[-1].eval()
+    return TwoStageEnsemble(list(folds.values()), zooms, [zoom_use(name) for name in zoom[1]], size)

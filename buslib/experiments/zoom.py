@@ -36,8 +36,9 @@ from .lesion_crops import lesion_box
 from .segmentation import SegRun, case_groups, pooled_iou
 
 __all__ = ["TRAIN_MARGINS", "JITTERS", "TRUE_BOX_MARGIN", "ZoomUse", "ZOOM_USES", "STAGE1_ONLY", "zoom_use",
-           "jittered_box", "lesion_crop_pairs", "probability_maps", "zoom_probabilities", "train_zoom_stage", "ZoomRun",
-           "run_zoom", "run_zoom_folds", "zoom_fold_table", "zoom_weights"]
+           "jittered_box", "lesion_crop_pairs", "probability_maps", "zoom_pass", "zoom_probabilities", "use_search",
+           "train_zoom_stage", "ZoomRun", "run_zoom", "run_zoom_folds", "zoom_fold_table",
+           "zoom_weights"]
 
 TRAIN_MARGINS = (0.1, 0.6)   # each side of a training crop widens the true box by a share drawn from this range
 JITTERS = 2                  # training crops per lesion image, each with its own margins
@@ -107,28 +108,54 @@ def _largest_region(mask: np.ndarray) -> np.ndarray:
     return mask if not count else regions == np.bincount(regions.ravel())[1:].argmax() + 1
 
 
+def zoom_pass(model: nn.Module, images: Sequence[np.ndarray], maps: Sequence[np.ndarray], box: str, margin: float,
+              size: int) -> list[np.ndarray]:
+    """One pass of stage 2 (`model`, flip-averaged) over probability maps at the images' size: crop around each map's
+    lesion (its largest region for `box` 'largest', all its pixels for 'all', widened by `margin` on each side), run
+    stage 2 on the crop at `size` and average its map with the current one there. Maps with no pixel above 0.5 are
+    left as they are."""
+    current = list(maps)
+    found = [k for k, p in enumerate(current) if (p > 0.5).any()]
+    if not found:
+        return current
+    boxes = []
+    for k in found:
+        lesion = current[k] > 0.5
+        boxes.append(lesion_box(_largest_region(lesion) if box == "largest" else lesion, margin))
+    crops = np.stack([resize_image(images[k][top:bottom, left:right], size)
+                      for k, (top, bottom, left, right) in zip(found, boxes)])
+    logits = predict_seg_logits(model, crops, tta=True, progress=False)
+    patches = probability_maps(logits, [(bottom - top, right - left) for top, bottom, left, right in boxes])
+    for k, patch, (top, bottom, left, right) in zip(found, patches, boxes):
+        current[k] = current[k].copy()
+        current[k][top:bottom, left:right] = (current[k][top:bottom, left:right] + patch) / 2
+    return current
+
+
 def zoom_probabilities(model: nn.Module, images: Sequence[np.ndarray], stage1: Sequence[np.ndarray], use: ZoomUse,
                        size: int) -> list[np.ndarray]:
-    """Stage 1's probability maps (original size) refined by stage 2 (`model`, flip-averaged) `use.passes` times:
-    each pass crops around the current map's lesion, runs stage 2 on the crop at `size` and averages its map with
-    the current one there. Maps with no pixel above 0.5 are left as they are."""
+    """Stage 1's probability maps (original size) refined by `use.passes` passes of `zoom_pass`."""
     current = list(stage1)
     for _ in range(use.passes):
-        found = [k for k, p in enumerate(current) if (p > 0.5).any()]
-        if not found:
-            break
-        boxes = []
-        for k in found:
-            lesion = current[k] > 0.5
-            boxes.append(lesion_box(_largest_region(lesion) if use.box == "largest" else lesion, use.margin))
-        crops = np.stack([resize_image(images[k][top:bottom, left:right], size)
-                          for k, (top, bottom, left, right) in zip(found, boxes)])
-        logits = predict_seg_logits(model, crops, tta=True, progress=False)
-        patches = probability_maps(logits, [(bottom - top, right - left) for top, bottom, left, right in boxes])
-        for k, patch, (top, bottom, left, right) in zip(found, patches, boxes):
-            current[k] = current[k].copy()
-            current[k][top:bottom, left:right] = (current[k][top:bottom, left:right] + patch) / 2
+        current = zoom_pass(model, images, current, use.box, use.margin, size)
     return current
+
+
+def use_search(model: nn.Module, images: Sequence[np.ndarray], stage1: Sequence[np.ndarray],
+               masks: Sequence[np.ndarray], size: int) -> dict[str, float]:
+    """Pooled IoU of stage 1 alone (`STAGE1_ONLY`) and of every `ZOOM_USES` use on these images. A use of more
+    passes continues from the maps of the same box and margin with fewer, so no pass runs twice."""
+    scores = {STAGE1_ONLY: pooled_iou([p > 0.5 for p in stage1], masks)}
+    refined: dict[tuple[str, float], tuple[int, list[np.ndarray]]] = {}   # (box, margin) -> (passes run, maps)
+    for use in ZOOM_USES:
+        done, maps = refined.get((use.box, use.margin), (0, list(stage1)))
+        if done > use.passes:
+            done, maps = 0, list(stage1)
+        for _ in range(use.passes - done):
+            maps = zoom_pass(model, images, maps, use.box, use.margin, size)
+        refined[(use.box, use.margin)] = (use.passes, maps)
+        scores[use.name] = pooled_iou([p > 0.5 for p in maps], masks)
+    return scores
 
 
 def train_zoom_stage(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], train: Sequence[int],
@@ -190,10 +217,7 @@ def run_zoom(stage1: SegRun, frame: pd.DataFrame, small: np.ndarray, images: Seq
     valid = rows["valid"]
     valid_masks = [masks[i] for i in valid]
     first = _stage1_maps(stage1, small[valid], [m.shape for m in valid_masks])
-    valid_iou = {STAGE1_ONLY: pooled_iou([p > 0.5 for p in first], valid_masks)}
-    for use in ZOOM_USES:
-        refined = zoom_probabilities(model, [images[i] for i in valid], first, use, size)
-        valid_iou[use.name] = pooled_iou([p > 0.5 for p in refined], valid_masks)
+    valid_iou = use_search(model, [images[i] for i in valid], first, valid_masks, size)
     chosen = max(valid_iou, key=lambda name: (valid_iou[name], name == STAGE1_ONLY))
 
     test = role_rows(roles, stage1.split)["test"]

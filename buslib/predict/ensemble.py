@@ -27,7 +27,7 @@ from ..experiments.lesion_crops import is_crop_model
 from ..infer import predict_proba
 from ..models.bundle import ModelBundle
 
-__all__ = ["ensemble_rows", "review_level", "member_probabilities", "segmenter_fold_states", "zoom_fold_states"]
+__all__ = ["ensemble_rows", "review_level", "member_probabilities", "segmenter_fold_states"]
 
 
 def ensemble_rows(report_dir: Path, models: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame] | None:
@@ -74,17 +74,3 @@ def segmenter_fold_states(report_dir: Path) -> dict[str, dict[str, torch.Tensor]
         return None
     folds = torch.load(path, map_location="cpu", weights_only=True)
     return {split: folds[split] for split in sorted(folds, key=len)}
-
-
-def zoom_fold_states(report_dir: Path, splits: list[str]) -> tuple[list[dict[str, torch.Tensor]], list[str]] | None:
-    """Each split's zoomed second stage and the use chosen for it, in the order of `splits`; None when notebook 02
-    saved none (a profile that does not run it, or a report older than it)."""
-    path = artefact_path(report_dir, "u2netp_zoom_folds")
-    if not path.is_file():
-        return None
-    folds = torch.load(path, map_location="cpu", weights_only=True)
-    missing = sorted(set(splits) - set(folds))
-    if missing:
-        raise ValueError(f"{path}: no zoomed second stage for the segmenter folds {missing} (it has {sorted(folds)}); "
-                         "run notebook 02 again")
-    return [folds[split]["state"] for split in splits], [folds[split]["use"] for split in splits]

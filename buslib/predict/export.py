@@ -19,10 +19,11 @@ from ..data.locate import BUSI_DIRNAME
 from ..data.manifest import manifest_path_for, sha256_file
 from ..experiments.detectors import load_detector_folds
 from ..experiments.external import internal_auc
+from ..experiments.segmenters import zoom_fold_states
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
 from ..profiles import resolve_profile
-from .ensemble import ensemble_rows, review_level, segmenter_fold_states, zoom_fold_states
+from .ensemble import ensemble_rows, review_level, segmenter_fold_states
 
 __all__ = ["BUNDLES_DIR", "classifier_bundle", "segmenter_bundle", "detector_bundle", "export_bundles", "bundle_folder",
            "find_bundles"]

@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 from ..data.cache import resize_image
 from ..data.images import DataError
 from ..experiments.interpretability import compute_cams
-from ..experiments.zoom import probability_maps, zoom_probabilities, zoom_use
-from ..infer import masks_at_original_size, predict_seg_logits, segmenter_path, use_bf16
+from ..experiments.segmenters import TwoStageEnsemble
+from ..experiments.zoom import zoom_use
+from ..infer import masks_at_original_size, segmenter_path, use_bf16
 from ..models.bundle import ModelBundle
 from ..report.drawing import PRED_COLOUR, cam_overlay, outline
 from .ensemble import member_probabilities
@@ -54,13 +55,15 @@ class Predictor:
     def __post_init__(self) -> None:
         self.cls_members = self.classifier.build_members()
         self.det_members = self.detector.build_members() if self.detector is not None else []
-        self.seg_members = self.segmenter.build_members() if self.segmenter.members > 1 else []
-        self.zoom_members = self.segmenter.build_zoom_members()
-        self.zoom_uses = [zoom_use(name) for name in self.segmenter.zoom_uses]
-        if self.seg_members:
+        self.seg_ensemble = None
+        if self.segmenter.members > 1:
+            members = self.segmenter.build_members()
+            zooms = self.segmenter.build_zoom_members() or [None] * len(members)
+            uses = [zoom_use(name) for name in self.segmenter.zoom_uses] or [None] * len(members)
+            self.seg_ensemble = TwoStageEnsemble(members, zooms, uses, self.segmenter.size, self.segmenter.stats)
             precision = "bf16" if use_bf16(torch.device("cpu")) else "fp32"
-            self.path = f"eager_{precision}, mean of {len(self.seg_members)} fold models"
-            if self.zoom_members:
+            self.path = f"eager_{precision}, mean of {len(members)} fold models"
+            if self.segmenter.zoom_states:
                 self.path += (f", each refined by its zoomed second stage ({', '.join(self.segmenter.zoom_uses)}; "
                               "chosen on validation images)")
         else:
@@ -70,15 +73,10 @@ class Predictor:
 
     def _segment(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Mask at the original size and, for an ensemble, the per-pixel variance of the members' P(lesion)."""
-        small = resize_image(grey, self.segmenter.size)[None]
-        if not self.seg_members:
+        if self.seg_ensemble is None:
+            small = resize_image(grey, self.segmenter.size)[None]
             return masks_at_original_size(self.segment(small), [grey.shape])[0], None
-        maps = [probability_maps(predict_seg_logits(model, small, stats=self.segmenter.stats, progress=False),
-                                 [grey.shape])[0] for model in self.seg_members]
-        for k, (zoom, use) in enumerate(zip(self.zoom_members, self.zoom_uses)):
-            if use is not None:
-                maps[k] = zoom_probabilities(zoom, [grey], [maps[k]], use, self.segmenter.size)[0]
-        probs = np.stack(maps)
+        probs = self.seg_ensemble.member_maps([grey])[0]
         return probs.mean(0) > 0.5, probs.var(0)
 
     def _lesion(self, grey: np.ndarray) -> tuple[float, bool]:

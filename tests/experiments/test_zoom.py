@@ -6,18 +6,23 @@ import pytest
 import torch
 from torch import nn
 
+from buslib.data.cache import resize_image
 from buslib.data.splits import fold_split, split_fold
-from buslib.experiments.segmentation import run_segmentation
+from buslib.experiments.segmentation import pooled_iou, run_segmentation
+from buslib.experiments.segmenters import TwoStageEnsemble
 from buslib.experiments.zoom import (
     STAGE1_ONLY,
     ZOOM_USES,
     ZoomUse,
     jittered_box,
+    probability_maps,
     run_zoom,
+    use_search,
     zoom_fold_table,
     zoom_probabilities,
     zoom_weights,
 )
+from buslib.infer import predict_seg_logits
 from buslib.train.segmentation import get_seg_recipe
 
 
@@ -139,3 +144,59 @@ def test_a_zoom_use_is_found_by_name_and_an_unknown_name_is_refused():
     assert zoom_use(STAGE1_ONLY) is None and all(zoom_use(use.name) == use for use in ZOOM_USES)
     with pytest.raises(ValueError, match="unknown zoom use 'largest_box_margin0.9_passes1'"):
         zoom_use("largest_box_margin0.9_passes1")
+
+
+def random_segmenter(seed: int) -> nn.Module:
+    """A stand-in U2-Net whose map depends on the image, so that every use gives its own maps."""
+    torch.manual_seed(seed)
+    return nn.Conv2d(3, 1, 5, padding=2).eval()
+
+
+def lesion_scene(seed: int, n: int = 6) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Images of different sizes with one bright lesion each, their masks and rough stage-1 maps of them."""
+    rng = np.random.default_rng(seed)
+    images, masks, maps = [], [], []
+    for k in range(n):
+        shape = (40 + 4 * k, 56 - 2 * k)
+        mask = np.zeros(shape, bool)
+        mask[10 + k:24 + k, 12:30] = True
+        images.append((mask * 120 + rng.integers(0, 100, shape)).astype(np.uint8))
+        masks.append(mask)
+        maps.append(np.clip(mask * 0.7 + rng.uniform(0, 0.4, shape), 0, 1).astype(np.float32))
+    return images, masks, maps
+
+
+def test_the_use_search_scores_every_use_as_if_each_ran_on_its_own():
+    images, masks, first = lesion_scene(0)
+    model = random_segmenter(0)
+    scores = use_search(model, images, first, masks, 16)
+    assert list(scores) == [STAGE1_ONLY, *(use.name for use in ZOOM_USES)]
+    assert scores[STAGE1_ONLY] == pooled_iou([p > 0.5 for p in first], masks)
+    for use in ZOOM_USES:
+        alone = zoom_probabilities(model, images, first, use, 16)
+        assert scores[use.name] == pooled_iou([p > 0.5 for p in alone], masks), use.name
+    assert len(set(scores.values())) > 2
+
+
+def test_a_two_stage_ensemble_averages_its_members_maps_at_each_image_size():
+    images, _, _ = lesion_scene(1, n=3)
+    stage1 = [random_segmenter(1), random_segmenter(2)]
+    zooms = [random_segmenter(3), None]
+    use = ZoomUse("all", 0.3, 1)
+    ensemble = TwoStageEnsemble(stage1, zooms, [use, None], 16)
+    maps = ensemble.member_maps(images)
+    assert [m.shape for m in maps] == [(2, *image.shape) for image in images]
+    small = np.stack([resize_image(image, 16) for image in images])
+    plain = [probability_maps(predict_seg_logits(model, small, progress=False), [i.shape for i in images])
+             for model in stage1]
+    refined = zoom_probabilities(zooms[0], images, plain[0], use, 16)
+    for k in range(len(images)):
+        assert np.allclose(maps[k][0], refined[k]) and np.allclose(maps[k][1], plain[1][k])
+        assert np.array_equal(ensemble.masks(images)[k], maps[k].mean(0) > 0.5)
+
+
+def test_a_two_stage_ensemble_refuses_members_without_their_second_stage():
+    with pytest.raises(ValueError, match="one stage 2 and one use per stage-1 member"):
+        TwoStageEnsemble([random_segmenter(0)] * 2, [None], [None], 16)
+    with pytest.raises(ValueError, match=r"members \[0\] have a zoom use but no stage 2"):
+        TwoStageEnsemble([random_segmenter(0)], [None], [ZOOM_USES[0]], 16)

@@ -181,8 +181,8 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
     in_unit_interval(values, [f"ext_{key}_{k}" for key in keys for k in ("auc", "triage_recall")])
     in_unit_interval(values, ["ext_review_flagged_share", "ext_review_error_rate_unflagged"])
     assert 0 <= values["ext_headline_ensemble_auc"] <= 1
-    in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in ("u2netp", "u2netp_ensemble", "u2net")
-                              for m in ("iou", "dice_mean")])
+    segmenters = ("u2netp", "u2netp_ensemble", "u2netp_two_stage_ensemble", "u2net")
+    in_unit_interval(values, [f"ext_seg_{v}_{m}" for v in segmenters for m in ("iou", "dice_mean")])
     assert values["ext_datasetb_images"] == 24
     crop_vs_whole = pd.read_csv(out / "04_crop_vs_whole.csv")
     oof = pd.read_csv(out / "03_oof.csv").iloc[:2]   # the cross-validated models, each with its crop classifier
