@@ -39,12 +39,14 @@ def load_fold_segmenters(report_dir: Path) -> dict[str, U2Net] | None:
     path = artefact_path(report_dir, "u2netp_folds")
     if not path.is_file():
         return None
-    segmenters = {}
-    for split, state in torch.load(path, map_location="cpu", weights_only=True).items():
-        segmenters[split] = U2Net("u2netp")
-        segmenters[split].load_state_dict(float_state(state))
-        segmenters[split].eval()
-    return segmenters
+    return {split: _u2netp(state) for split, state in torch.load(path, map_location="cpu", weights_only=True).items()}
+
+
+def _u2netp(state: dict[str, torch.Tensor]) -> U2Net:
+    """A U2NET-Lite in eval mode from a (possibly half-precision) state dict."""
+    model = U2Net("u2netp")
+    model.load_state_dict(float_state(state))
+    return model.eval()
 
 
 def load_crop_segmenters(report_dir: Path) -> dict[str, U2Net]:
@@ -116,9 +118,6 @@ def load_two_stage_ensemble(report_dir: Path, size: int) -> TwoStageEnsemble | N
     zoom = None if folds is None else zoom_fold_states(report_dir, list(folds))
     if zoom is None:
         return None
-    zooms = []
-    for state in zoom[0]:
-        zooms.append(U2Net("u2netp"))
-        zooms[-1].load_state_dict(float_state(state))
-        zooms[-1].eval()
-    return TwoStageEnsemble(list(folds.values()), zooms, [zoom_use(name) for name in zoom[1]], size)
+    states, uses = zoom
+    return TwoStageEnsemble(list(folds.values()), [_u2netp(state) for state in states],
+                            [zoom_use(name) for name in uses], size)

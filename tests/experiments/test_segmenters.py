@@ -3,7 +3,13 @@
 import torch
 
 from buslib.experiments.segmentation import half_state
-from buslib.experiments.segmenters import load_crop_segmenters, load_fold_segmenters, load_segmenter_ensemble
+from buslib.experiments.segmenters import (
+    load_crop_segmenters,
+    load_fold_segmenters,
+    load_segmenter_ensemble,
+    load_two_stage_ensemble,
+)
+from buslib.experiments.zoom import ZoomUse
 from buslib.models.u2net import U2Net
 
 
@@ -39,3 +45,23 @@ def test_crop_segmenters_take_test_fold_0s_full_precision_model_and_the_other_fo
     assert sorted(segmenters) == ["grouped", "grouped_f1"]
     expected = fold0.state_dict()
     assert all(torch.equal(value, expected[name]) for name, value in segmenters["grouped"].state_dict().items())
+
+
+def test_the_two_stage_ensemble_comes_back_with_each_folds_second_stage_and_use_in_fold_order(tmp_path):
+    torch.manual_seed(0)
+    stage1 = {split: U2Net("u2netp") for split in ("grouped", "grouped_f1")}
+    stage2 = {split: U2Net("u2netp") for split in ("grouped_f1", "grouped")}   # saved in another order
+    uses = {"grouped": "stage1_only", "grouped_f1": "all_box_margin0.3_passes2"}
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({split: half_state(model) for split, model in stage1.items()},
+               tmp_path / "checkpoints" / "02_u2netp_folds.pth")
+    assert load_two_stage_ensemble(tmp_path, 64) is None   # no second stage saved
+    torch.save({split: {"state": half_state(model), "use": uses[split]} for split, model in stage2.items()},
+               tmp_path / "checkpoints" / "02_u2netp_zoom_folds.pth")
+    ensemble = load_two_stage_ensemble(tmp_path, 64)
+    assert ensemble.size == 64 and ensemble.uses == [None, ZoomUse("all", 0.3, 2)]
+    weight = "encoder.0.conv_in.0.weight"
+    for member, zoom, split in zip(ensemble.stage1, ensemble.zooms, ("grouped", "grouped_f1")):
+        assert torch.equal(member.state_dict()[weight], stage1[split].state_dict()[weight].half().float())
+        assert torch.equal(zoom.state_dict()[weight], stage2[split].state_dict()[weight].half().float())
+        assert not member.training and not zoom.training
