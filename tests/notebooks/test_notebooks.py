@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,6 +107,8 @@ def test_notebook_02_records_segmentation_numbers_and_saves_u2netlite(smoke_run)
     assert list((out / "figures").glob("02_cases.jpg")) and list((out / "figures").glob("02_learning_curves.png"))
     results = pd.read_csv(out / "02_results.csv")
     assert {"this study", "Li 2025 Table 1 (random 12:3)"} == set(results["source"])
+    ours = results[results["source"] == "this study"]
+    assert np.allclose(ours["iou_from_precision_recall"], ours["iou"])   # a pooled IoU is what P and R imply
     gates = pd.read_csv(out / "02_detection.csv")  # who says "lesion or not": segmenter, classifier, their mean, chosen
     assert gates["gate"].tolist() == ["segmenter", "detector", "mean", "chosen_on_validation"]
     in_unit_interval(values, [f"seg_gate_{g}_{m}" for g in gates["gate"]
