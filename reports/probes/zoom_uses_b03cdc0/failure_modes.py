@@ -1,34 +1,16 @@
 """Where the two-stage system loses pooled IoU on validation lesion images (each fold's chosen use), by failure mode."""
 
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
-import torch
+from common import S1, S2, busi, load  # this folder's shared setup
 from scipy import ndimage
 
 from buslib.data.cache import load_arrays
-from buslib.data.cohort import load_full_resolution, load_split_table
-from buslib.data.readers import read_busi
+from buslib.data.cohort import load_full_resolution
 from buslib.data.splits import fold_roles, fold_split, role_rows
 from buslib.experiments.zoom import probability_maps, zoom_probabilities, zoom_use
 from buslib.infer import predict_seg_logits
-from buslib.models.u2net import u2netp
-
-rep = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports/cpu")  # the report whose checkpoints are probed
-busi = read_busi(Path(os.environ.get("BUSLIB_DATA", "../shared/data"))).merge(
-    load_split_table(rep / "splits_busi.csv").drop(columns="label"), on="image_id"
-)
-S1 = torch.load(rep / "checkpoints/02_u2netp_folds.pth", weights_only=True)
-S2 = torch.load(rep / "checkpoints/02_u2netp_zoom_folds.pth", weights_only=True)
-
-
-def load(state):
-    m = u2netp()
-    m.load_state_dict({k: v.float() for k, v in state.items()})
-    return m.eval()
-
 
 rows = []
 for f in range(5):

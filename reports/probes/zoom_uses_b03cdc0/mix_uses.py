@@ -1,35 +1,17 @@
 """Stage 2 over several crop contexts at once: the mean of the maps of margins 0.3 and 0.6 (box of all pixels), and
 of all four box/margin pairs, 1-2 passes; validation and test lesion images of each fold (eval only)."""
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
+from common import S1, S2, busi, load  # this folder's shared setup
 
 from buslib.data.cache import load_arrays
-from buslib.data.cohort import load_full_resolution, load_split_table
-from buslib.data.readers import read_busi
+from buslib.data.cohort import load_full_resolution
 from buslib.data.splits import fold_roles, fold_split, role_rows
 from buslib.experiments.zoom import probability_maps, zoom_pass
 from buslib.infer import predict_seg_logits
-from buslib.models.u2net import u2netp
-
-rep = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports/cpu")  # the report whose checkpoints are probed
-busi = read_busi(Path(os.environ.get("BUSLIB_DATA", "../shared/data"))).merge(
-    load_split_table(rep / "splits_busi.csv").drop(columns="label"), on="image_id"
-)
-S1 = torch.load(rep / "checkpoints/02_u2netp_folds.pth", weights_only=True)
-S2 = torch.load(rep / "checkpoints/02_u2netp_zoom_folds.pth", weights_only=True)
-
-
-def load(state):
-    m = u2netp()
-    m.load_state_dict({k: v.float() for k, v in state.items()})
-    return m.eval()
-
 
 MIXES = {
     "mix_all_m03_m06": [("all", 0.3), ("all", 0.6)],

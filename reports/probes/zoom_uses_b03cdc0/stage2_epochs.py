@@ -2,38 +2,24 @@
 search and test pooled IoU of the chosen use, beside the report's 4-epoch stage 2 (both on the report's stage 1)."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
-import torch
+from common import S1, S2, busi, load  # this folder's shared setup
 
 from buslib.data.cache import load_arrays
-from buslib.data.cohort import load_full_resolution, load_split_table
-from buslib.data.readers import read_busi
+from buslib.data.cohort import load_full_resolution
 from buslib.data.splits import fold_roles, fold_split, role_rows
 from buslib.experiments.segmentation import pooled_iou
 from buslib.experiments.zoom import probability_maps, train_zoom_stage, use_search, zoom_probabilities, zoom_use
 from buslib.infer import predict_seg_logits
-from buslib.models.u2net import u2netp
 from buslib.train.segmentation import get_seg_recipe
 
-rep = Path(sys.argv[1])  # the report whose checkpoints are probed
 folds = [int(f) for f in sys.argv[2:]] or [0]
 EPOCHS = 8
-busi = read_busi(Path(os.environ.get("BUSLIB_DATA", "../shared/data"))).merge(
-    load_split_table(rep / "splits_busi.csv").drop(columns="label"), on="image_id")
-S1 = torch.load(rep / "checkpoints/02_u2netp_folds.pth", weights_only=True)
-S2 = torch.load(rep / "checkpoints/02_u2netp_zoom_folds.pth", weights_only=True)
 lesion = (busi["label"] != "normal").to_numpy()
 images, masks = load_full_resolution(busi, progress=False)
 small = load_arrays(busi, 128).images
-
-
-def load(state):
-    model = u2netp()
-    model.load_state_dict({k: v.float() for k, v in state.items()})
-    return model.eval()
 
 
 out = {}
