@@ -24,6 +24,7 @@ class Profile:
     seg_probe_epochs: int = 10     # each batch-norm treatment's short fine-tune, compared on validation data;
                                    # 0: no probes, batch norm recalibrated (DEFAULT_BN_TREATMENT)
     seg_zoom_epochs: int = 100     # U2NET-Lite's zoomed second stage (DUTS start, lesion crops), every fold; 0: not run
+    seg_medsam: bool = True        # LiteMedSAM outlines from U2NET-Lite's box and the true box (test fold 0)
     cls_size: int = 224
     cls_epochs: int | None = None  # scratch classifiers; None: each paper's own (Li 100, Liu 30)
     cls_epochs_pretrained: int | None = None  # ImageNet-started classifiers; None: each paper's own
@@ -54,16 +55,19 @@ PROFILES = {
                    # only in the gpu profile
                    seg_size=128, seg_epochs=4, seg_epochs_scratch=0, seg_epochs_full=0, seg_probe_epochs=0,
                    # the zoomed second stage of U2NET-Lite, as its probe ran it (reports/probes/zoom_refiner)
-                   seg_zoom_epochs=4,
+                   # LiteMedSAM (eval only, 2.0 min) runs only in the gpu profile since run 20261207-120813 (README)
+                   seg_zoom_epochs=4, seg_medsam=False,
                    # the scratch classifiers get 3 epochs (4 until run 20261127-045118); since the zoomed second stage
                    # (about 20 min) only the best cross-validated model also classifies the predicted-lesion crop on
                    # every fold (the second took 10.6 min in run 20261206-220803 and trailed it: OOF AUC 0.887 vs 0.888)
                    cls_size=128, cls_epochs=3, cls_epochs_pretrained=12, cls_crop_models=1,
                    # one seed: the 5 folds show the spread; the three-class task runs on the pretrained headline
                    seeds=1, three_class_deepcardinal=False,
-                   # ResNeXt-50 32x4d runs once, as Li's DeepCardinal-50: Liu's "ResNeXt" row is the same network
+                   # ResNeXt-50 32x4d runs once, as Li's DeepCardinal-50: Liu's "ResNeXt" row is the same network;
+                   # EfficientNet-Lite2 (2.6 min, AUC 0.906 on fold 0 in run 20261207-120813, not chosen for the 5
+                   # folds) runs only in the gpu profile: Lite0 stays as RcdNet's backbone alone, Lite1 as the larger
                    cls_models=("deepcardinal50", "resnet50", "resnet34", "mobilenetv2", "effnet_lite0",
-                               "effnet_lite1", "effnet_lite2", "regnet", "vit", "alexnet", "rcdnet")),
+                               "effnet_lite1", "regnet", "vit", "alexnet", "rcdnet")),
     "gpu": Profile("gpu", "the papers' settings (224 px classification, 320 px segmentation) on one GPU"),
 }
 

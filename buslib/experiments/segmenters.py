@@ -16,7 +16,7 @@ from ..data.cache import resize_image
 from ..data.normalise import IMAGENET_STATS, Stats
 from ..infer import predict_seg_logits
 from ..models.bundle import float_state
-from ..models.u2net import SegmentationEnsemble, U2Net
+from ..models.u2net import U2Net
 from .zoom import ZoomUse, probability_maps, zoom_probabilities, zoom_use
 
 __all__ = ["load_segmenter", "load_fold_segmenters", "load_crop_segmenters", "load_segmenter_ensemble",
@@ -56,10 +56,6 @@ def load_crop_segmenters(report_dir: Path) -> dict[str, U2Net]:
     return (load_fold_segmenters(report_dir) or {}) | ({"grouped": fold0} if fold0 is not None else {})
 
 
-def load_segmenter_ensemble(report_dir: Path) -> SegmentationEnsemble | None:
-    """The cross-validation U2NET-Lites of notebook 02 averaged, or None when they were not saved."""
-    folds = load_fold_segmenters(report_dir)
-    return None if folds is None else SegmentationEnsemble(list(folds.values())).eval()
 
 
 @dataclass
@@ -95,6 +91,15 @@ class TwoStageEnsemble:
     def masks(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each image's lesion mask at its size: the members' mean P(lesion) above 0.5."""
         return [maps.mean(0) > 0.5 for maps in self.member_maps(images)]
+
+
+def load_segmenter_ensemble(report_dir: Path, size: int) -> TwoStageEnsemble | None:
+    """The cross-validation U2NET-Lites of notebook 02 (inputs of `size` px) averaged at each image's size, without
+    their second stages (what `predict` runs when a bundle has none), or None when they were not saved."""
+    folds = load_fold_segmenters(report_dir)
+    if folds is None:
+        return None
+    return TwoStageEnsemble(list(folds.values()), [None] * len(folds), [None] * len(folds), size)
 
 
 def zoom_fold_states(report_dir: Path, splits: list[str]) -> tuple[list[dict[str, torch.Tensor]], list[str]] | None:

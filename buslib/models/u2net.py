@@ -110,21 +110,6 @@ class U2Net(nn.Module):
         return torch.cat([fused, *sides], dim=1)
 
 
-class SegmentationEnsemble(nn.Module):
-    """Several U2-Nets averaged: the logit of the mean of their probabilities, map by map, so that it
-    drops in wherever a single U2-Net's output is used."""
-
-    def __init__(self, members: list[nn.Module]):
-        super().__init__()
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.stack([member(x).float().sigmoid() for member in self.members]).mean(0)
-        return torch.logit(mean, eps=1e-6)
-
-
 def u2net(out_ch: int = 1) -> U2Net:
     """Full U2-Net (about 44 M parameters, 176.3 MB in fp32)."""
     return U2Net("u2net", out_ch)

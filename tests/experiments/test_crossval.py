@@ -11,7 +11,6 @@ import torch
 
 from buslib.experiments.crossval import choose_by_validation, oof_table, out_of_fold
 from buslib.experiments.external import FoldEnsemble, fold_ensembles
-from buslib.models.u2net import SegmentationEnsemble
 
 
 def fold_run(fold: int, ids: list[int], y: list[int], prob: list[float], threshold: float, valid_auc: float = 0.5):
@@ -55,20 +54,6 @@ def test_a_fold_ensemble_averages_its_members_and_takes_their_median_threshold()
     assert ensemble.threshold == 0.4 and ensemble.triage_threshold == 0.2
     built = fold_ensembles([*members, member("li_11_1_3", 0.5, [0, 1])])
     assert len(built) == 1 and len(built[0].members) == 3 and built[0].key == "m_binary_ensemble_imagenet"
-
-
-def test_segmentation_ensemble_returns_the_logit_of_the_mean_probability():
-    class Constant(torch.nn.Module):
-        def __init__(self, value: float):
-            super().__init__()
-            self.value = value
-
-        def forward(self, x):
-            return torch.full((x.shape[0], 7, *x.shape[2:]), self.value)
-
-    confident = float(torch.logit(torch.tensor(0.9)))
-    out = SegmentationEnsemble([Constant(0.0), Constant(confident)])(torch.zeros(1, 3, 4, 4))
-    torch.testing.assert_close(out.sigmoid(), torch.full((1, 7, 4, 4), 0.7))
 
 
 def test_review_flags_images_where_the_fold_models_disagree_at_a_level_set_on_busi():

@@ -1,5 +1,6 @@
 """Notebook 02's U2-Nets loaded back from a report folder: one by fold, averaged, or absent."""
 
+import numpy as np
 import torch
 
 from buslib.experiments.segmentation import half_state
@@ -14,7 +15,7 @@ from buslib.models.u2net import U2Net
 
 
 def test_fold_segmenters_come_back_by_split_with_their_own_weights_and_average_into_the_ensemble(tmp_path):
-    assert load_fold_segmenters(tmp_path) is None and load_segmenter_ensemble(tmp_path) is None
+    assert load_fold_segmenters(tmp_path) is None and load_segmenter_ensemble(tmp_path, 32) is None
     torch.manual_seed(0)
     saved = {split: U2Net("u2netp") for split in ("grouped", "grouped_f1")}
     (tmp_path / "checkpoints").mkdir()
@@ -26,8 +27,15 @@ def test_fold_segmenters_come_back_by_split_with_their_own_weights_and_average_i
         expected = saved[split].state_dict()
         assert all(torch.allclose(value, expected[name].half().float()) for name, value in model.state_dict().items()
                    if value.is_floating_point())
-    ensemble = load_segmenter_ensemble(tmp_path)
-    assert len(ensemble.members) == 2 and not ensemble.training
+    ensemble = load_segmenter_ensemble(tmp_path, 32)
+    weight = "encoder.0.conv_in.0.weight"
+    assert [torch.equal(member.state_dict()[weight], model.state_dict()[weight])
+            for member, model in zip(ensemble.stage1, folds.values())] == [True, True]
+    assert ensemble.zooms == [None, None] and ensemble.uses == [None, None] and ensemble.size == 32
+    image = np.random.default_rng(0).integers(0, 255, (40, 52)).astype(np.uint8)
+    maps = ensemble.member_maps([image])[0]   # each fold's map alone at the image's own size
+    assert maps.shape == (2, 40, 52) and not np.allclose(maps[0], maps[1])
+    assert np.array_equal(ensemble.masks([image])[0], maps.mean(0) > 0.5)
 
 
 def test_crop_segmenters_take_test_fold_0s_full_precision_model_and_the_other_folds_copies(tmp_path):
