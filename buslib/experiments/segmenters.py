@@ -56,13 +56,12 @@ def load_crop_segmenters(report_dir: Path) -> dict[str, U2Net]:
     return (load_fold_segmenters(report_dir) or {}) | ({"grouped": fold0} if fold0 is not None else {})
 
 
-
-
 @dataclass
 class TwoStageEnsemble:
     """Fold U2NET-Lites averaged at each image's own size, each member's map first refined by its fold's zoomed second
-    stage with the use that fold chose on validation (a use of None keeps that member's stage 1). Stage 1 runs without
-    the test-time flip, stage 2 with it. `predict` runs it; notebook 04 scores it on Dataset B."""
+    stage with the use that fold chose on validation (a use of None keeps that member's stage 1; no stage 2 models
+    and no uses at all: every member's stage 1 alone). Stage 1 runs without the test-time flip, stage 2 with it.
+    `predict` runs it; notebook 04 scores it on Dataset B."""
 
     stage1: Sequence[nn.Module]
     zooms: Sequence[nn.Module | None]
@@ -71,6 +70,8 @@ class TwoStageEnsemble:
     stats: Stats = IMAGENET_STATS
 
     def __post_init__(self) -> None:
+        if not self.zooms and not self.uses:
+            self.zooms, self.uses = [None] * len(self.stage1), [None] * len(self.stage1)
         if not self.stage1 or not len(self.stage1) == len(self.zooms) == len(self.uses):
             raise ValueError(f"a two-stage ensemble needs one stage 2 and one use per stage-1 member: got "
                              f"{len(self.stage1)} members, {len(self.zooms)} stage 2 models and {len(self.uses)} uses")
@@ -99,7 +100,7 @@ def load_segmenter_ensemble(report_dir: Path, size: int) -> TwoStageEnsemble | N
     folds = load_fold_segmenters(report_dir)
     if folds is None:
         return None
-    return TwoStageEnsemble(list(folds.values()), [None] * len(folds), [None] * len(folds), size)
+    return TwoStageEnsemble(list(folds.values()), [], [], size)
 
 
 def zoom_fold_states(report_dir: Path, splits: list[str]) -> tuple[list[dict[str, torch.Tensor]], list[str]] | None:

@@ -58,9 +58,9 @@ class Predictor:
         self.seg_ensemble = None
         if self.segmenter.members > 1:
             members = self.segmenter.build_members()
-            zooms = self.segmenter.build_zoom_members() or [None] * len(members)
-            uses = [zoom_use(name) for name in self.segmenter.zoom_uses] or [None] * len(members)
-            self.seg_ensemble = TwoStageEnsemble(members, zooms, uses, self.segmenter.size, self.segmenter.stats)
+            uses = [zoom_use(name) for name in self.segmenter.zoom_uses]
+            self.seg_ensemble = TwoStageEnsemble(members, self.segmenter.build_zoom_members(), uses,
+                                                 self.segmenter.size, self.segmenter.stats)
             precision = "bf16" if use_bf16(torch.device("cpu")) else "fp32"
             self.path = f"eager_{precision}, mean of {len(members)} fold models"
             if self.segmenter.zoom_states:

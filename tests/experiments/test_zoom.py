@@ -193,6 +193,10 @@ def test_a_two_stage_ensemble_averages_its_members_maps_at_each_image_size():
     for k in range(len(images)):
         assert np.allclose(maps[k][0], refined[k]) and np.allclose(maps[k][1], plain[1][k])
         assert np.array_equal(ensemble.masks(images)[k], maps[k].mean(0) > 0.5)
+    alone = TwoStageEnsemble(stage1, [], [], 16)   # no second stages at all: every member's stage 1
+    assert alone.zooms == [None, None] and alone.uses == [None, None]
+    for k, member_maps in enumerate(alone.member_maps(images)):
+        assert np.allclose(member_maps[0], plain[0][k]) and np.allclose(member_maps[1], plain[1][k])
 
 
 def test_a_two_stage_ensemble_refuses_members_without_their_second_stage():
