@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from ..artefacts import artefact_path, require_artefact
-from ..data.cache import load_arrays
 from ..eval.classification import binary_metrics, bootstrap_binary_metrics
 from ..eval.segmentation import score_cases, summarise_cases
 from ..eval.stats import format_ci
@@ -25,7 +24,6 @@ from ..infer import masks_at_original_size, predict_proba, predict_seg_logits
 from ..models.registry import get_spec, load_classifier
 from .classification import run_key
 from .crossval import JOIN
-from .detectors import load_detector_folds
 from .lesion_crops import is_crop_split
 from .member_predictions import MemberPredictions
 from .segmenters import TwoStageEnsemble, load_segmenter, load_segmenter_ensemble, load_two_stage_ensemble
@@ -35,7 +33,7 @@ __all__ = ["FrozenClassifier", "FoldEnsemble", "fold_ensembles", "fold_ensembles
            "disagreement_review", "REVIEW_SHARE", "disagreement_level", "load_frozen_classifiers", "evaluate_external",
            "run_keys", "internal_auc", "rank_by_internal_auc", "internal_vs_external", "errors_by_diagnosis",
            "load_segmenter", "load_segmenter_ensemble", "load_two_stage_ensemble",
-           "evaluate_segmenters", "external_detection"]
+           "evaluate_segmenters"]
 
 
 @dataclass(frozen=True)
@@ -266,31 +264,3 @@ def evaluate_segmenters(segmenters: dict[str, nn.Module | TwoStageEnsemble | Non
         rows.append({"model": name, "status": "run", **summarise_cases(cases[name], groups, seed)})
     return pd.DataFrame(rows), cases, predicted
 
-
-def external_detection(report_dir: Path, frame: pd.DataFrame, malignant: np.ndarray) -> pd.DataFrame | None:
-    """Notebook 02's fold lesion classifiers on external lesion images (`frame`'s, every one holding a lesion, read
-    at the size the detectors were trained at): each fold model at its BUSI-validation threshold
-    (`detectors.pooled_threshold`), and their mean at the median threshold (the detector `predict` runs). Per row:
-    the share of images reported to hold a lesion, overall and among malignant and benign ones, and the mean
-    P(lesion). None where notebook 02 saved no detectors."""
-    saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
-    if saved is None:
-        return None
-    members = []
-    for split, fold in saved["folds"].items():
-        model = load_classifier(saved["model"], 2, saved["size"], fold["state"])
-        members.append(FrozenClassifier(f"{saved['model']}_lesion_{split}", saved["model"], split, "imagenet",
-                                        float(fold["threshold"]), model, tta=bool(fold["tta"])))
-    ensemble = FoldEnsemble(f"{saved['model']}_lesion_ensemble", saved["model"], "imagenet", tuple(members))
-    images = load_arrays(frame, saved["size"]).images
-    malignant = np.asarray(malignant, bool)
-    rows = []
-    for detector in (*members, ensemble):
-        prob = detector.predict(images)  # P(class 1): here P(lesion)
-        reported = prob > detector.threshold
-        rows.append({"model": saved["model"],
-                     "which": "ensemble of the folds" if detector is ensemble else detector.split,
-                     "threshold": detector.threshold, "images": len(prob), "lesion_detection_rate": reported.mean(),
-                     "detection_rate_malignant": reported[malignant].mean(),
-                     "detection_rate_benign": reported[~malignant].mean(), "mean_prob_lesion": prob.mean()})
-    return pd.DataFrame(rows)

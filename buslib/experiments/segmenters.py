@@ -19,8 +19,8 @@ from ..models.bundle import float_state
 from ..models.u2net import U2Net
 from .zoom import ZoomUse, probability_maps, zoom_probabilities, zoom_use
 
-__all__ = ["load_segmenter", "load_fold_segmenters", "load_crop_segmenters", "load_segmenter_ensemble",
-           "TwoStageEnsemble", "zoom_fold_states", "load_two_stage_ensemble"]
+__all__ = ["load_segmenter", "load_fold_segmenters", "u2netp_from_state", "load_crop_segmenters",
+           "load_segmenter_ensemble", "TwoStageEnsemble", "zoom_fold_states", "load_two_stage_ensemble"]
 
 
 def load_segmenter(report_dir: Path, variant: str) -> U2Net | None:
@@ -39,10 +39,11 @@ def load_fold_segmenters(report_dir: Path) -> dict[str, U2Net] | None:
     path = artefact_path(report_dir, "u2netp_folds")
     if not path.is_file():
         return None
-    return {split: _u2netp(state) for split, state in torch.load(path, map_location="cpu", weights_only=True).items()}
+    states = torch.load(path, map_location="cpu", weights_only=True)
+    return {split: u2netp_from_state(state) for split, state in states.items()}
 
 
-def _u2netp(state: dict[str, torch.Tensor]) -> U2Net:
+def u2netp_from_state(state: dict[str, torch.Tensor]) -> U2Net:
     """A U2NET-Lite in eval mode from a (possibly half-precision) state dict."""
     model = U2Net("u2netp")
     model.load_state_dict(float_state(state))
@@ -125,5 +126,5 @@ def load_two_stage_ensemble(report_dir: Path, size: int) -> TwoStageEnsemble | N
     if zoom is None:
         return None
     states, uses = zoom
-    return TwoStageEnsemble(list(folds.values()), [_u2netp(state) for state in states],
+    return TwoStageEnsemble(list(folds.values()), [u2netp_from_state(state) for state in states],
                             [zoom_use(name) for name in uses], size)

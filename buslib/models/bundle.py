@@ -6,7 +6,9 @@ detector, a normal-vs-lesion classifier: P(lesion)), where it came
 from (run, commit, profile, data, split), the bundle format version and a sha256 of the weights. A fold
 ensemble carries every fold model's weights, whether test-time flip averaging is used, and the level of
 disagreement between its members above which an image is flagged for review; a segmenter's may carry each fold's
-zoomed second stage and the use chosen for it on validation data (`buslib.experiments.zoom`). It is read with
+zoomed second stage and the use chosen for it on validation data (`buslib.experiments.zoom`); a detector's, the
+lesion gate notebook 02 chose (`buslib.experiments.lesion_gate`): whose score flags an image, each fold's threshold
+and, where the gate uses them, the fold U2NET-Lites with their flip choices. It is read with
 `torch.load(weights_only=True)`; another format version or a wrong hash is refused.
 """
 
@@ -25,8 +27,9 @@ from .u2net import STAGES, U2Net
 
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "float_state", "weights_sha256", "save_bundle", "load_bundle"]
 
-BUNDLE_FORMAT = "buslib-bundle/3"
-READABLE_FORMATS = ("buslib-bundle/2", BUNDLE_FORMAT)  # /3 added the zoomed second stage (absent from /2 files)
+BUNDLE_FORMAT = "buslib-bundle/4"
+# /3 added the zoomed second stage (absent from /2 files), /4 the detector's lesion gate (/2 and /3: 'detector')
+READABLE_FORMATS = ("buslib-bundle/2", "buslib-bundle/3", BUNDLE_FORMAT)
 CLASSIFIER_KINDS = ("classifier", "detector")  # two-class registry networks: benign/malignant, normal/lesion
 
 
@@ -47,6 +50,11 @@ class ModelBundle:
     review_level: float = float("nan")  # member SD of the output above which an image is flagged for review
     zoom_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # segmenter: each member's stage 2
     zoom_uses: list[str] = field(default_factory=list)  # each member's `ZoomUse` name, or 'stage1_only'
+    gate: str = "detector"  # detector: whose score flags ('detector': its own members', 'segmenter', 'mean')
+    gate_thresholds: list[float] = field(default_factory=list)  # detector: each fold's threshold on the gate's score
+    gate_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # detector: the gate's fold U2NET-Lites
+    gate_tta: list[bool] = field(default_factory=list)  # detector: each of those with the horizontal flip
+    gate_size: int = 0  # detector: their square input side
 
     def __post_init__(self) -> None:
         if self.zoom_states and (self.kind != "segmenter" or len(self.zoom_states) != self.members
@@ -54,6 +62,9 @@ class ModelBundle:
             raise ValueError(f"a zoomed second stage needs a segmenter bundle with one stage 2 and one use per member: "
                              f"got a {self.kind} with {self.members} members, {len(self.zoom_states)} stage 2 "
                              f"weights and {len(self.zoom_uses)} uses")
+        if self.gate_states and (self.kind != "detector" or len(self.gate_states) != len(self.gate_tta)):
+            raise ValueError(f"a lesion gate's U2NET-Lites need a detector bundle with one flip choice each: got a "
+                             f"{self.kind} with {len(self.gate_states)} U2NET-Lites, {len(self.gate_tta)} flip choices")
 
     @property
     def members(self) -> int:
@@ -106,9 +117,12 @@ def save_bundle(bundle: ModelBundle, path: Path) -> Path:
                "stats": [list(bundle.stats[0]), list(bundle.stats[1])], "threshold": float(bundle.threshold),
                "provenance": dict(bundle.provenance), "member_tta": [bool(flip) for flip in bundle.member_tta],
                "review_level": float(bundle.review_level),
-               "sha256": weights_sha256(bundle.state_dict, *bundle.fold_states, *bundle.zoom_states),
+               "sha256": weights_sha256(bundle.state_dict, *bundle.fold_states, *bundle.zoom_states,
+                                        *bundle.gate_states),
                "state_dict": bundle.state_dict, "fold_states": list(bundle.fold_states),
-               "zoom_states": list(bundle.zoom_states), "zoom_uses": list(bundle.zoom_uses)}
+               "zoom_states": list(bundle.zoom_states), "zoom_uses": list(bundle.zoom_uses), "gate": bundle.gate,
+               "gate_thresholds": [float(t) for t in bundle.gate_thresholds], "gate_states": list(bundle.gate_states),
+               "gate_tta": [bool(flip) for flip in bundle.gate_tta], "gate_size": int(bundle.gate_size)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
@@ -127,11 +141,13 @@ def load_bundle(path: Path) -> ModelBundle:
     if not isinstance(payload, dict) or payload.get("format") not in READABLE_FORMATS:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path}: bundle format {found!r}, this buslib reads {' or '.join(READABLE_FORMATS)}")
-    zoom_states = list(payload.get("zoom_states", []))
-    if weights_sha256(payload["state_dict"], *payload["fold_states"], *zoom_states) != payload["sha256"]:
+    zoom_states, gate_states = list(payload.get("zoom_states", [])), list(payload.get("gate_states", []))
+    if weights_sha256(payload["state_dict"], *payload["fold_states"], *zoom_states, *gate_states) != payload["sha256"]:
         raise ValueError(f"{path}: the weights do not match the bundle's sha256: altered or damaged, refusing it")
     stats = (tuple(payload["stats"][0]), tuple(payload["stats"][1]))
     return ModelBundle(payload["kind"], payload["arch"], int(payload["size"]), payload["state_dict"], stats,
                        float(payload["threshold"]), dict(payload["provenance"]), list(payload["fold_states"]),
                        [bool(flip) for flip in payload["member_tta"]], float(payload["review_level"]), zoom_states,
-                       [str(use) for use in payload.get("zoom_uses", [])])
+                       [str(use) for use in payload.get("zoom_uses", [])], str(payload.get("gate", "detector")),
+                       [float(t) for t in payload.get("gate_thresholds", [])], gate_states,
+                       [bool(flip) for flip in payload.get("gate_tta", [])], int(payload.get("gate_size", 0)))

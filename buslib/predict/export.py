@@ -1,5 +1,5 @@
 """Bundles from a study report folder: the segmenter, the headline classifier and, where notebook 02 saved
-them, the lesion detectors (normal vs lesion), with their provenance.
+them, the lesion detectors (the lesion / no-lesion gate notebook 02 chose), with their provenance.
 
 Where the study cross-validated them, all are fold ensembles (`buslib.predict.ensemble`); otherwise
 the single test-fold-0 models that notebooks 04 and 05 rank by BUSI test AUC (and no detector).
@@ -19,6 +19,7 @@ from ..data.locate import BUSI_DIRNAME
 from ..data.manifest import manifest_path_for, sha256_file
 from ..experiments.detectors import load_detector_folds
 from ..experiments.external import internal_auc
+from ..experiments.lesion_gate import GATE_SCORES, saved_gates
 from ..experiments.segmenters import zoom_fold_states
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
@@ -115,26 +116,41 @@ def segmenter_bundle(report_dir: Path) -> ModelBundle:
 
 
 def detector_bundle(report_dir: Path) -> ModelBundle | None:
-    """The fold lesion classifiers of notebook 02 as one ensemble (threshold: the median of theirs, each chosen on
-    BUSI validation normals, `detectors.pooled_threshold`), with their pooled out-of-fold detection where 02 recorded
-    it; None where notebook 02 saved no detectors."""
+    """The lesion gate notebook 02 chose, as one ensemble: its fold lesion classifiers (normal vs lesion) and, where the
+    gate uses them, its fold U2NET-Lites; the threshold is the median of the folds' on the gate's score, each chosen
+    on BUSI validation normals (`segmentation.pooled_detection_threshold`). A report from before the gate was saved
+    gives the lesion classifiers alone. With the gate's pooled out-of-fold detection where 02 recorded it; None where
+    notebook 02 saved no detectors."""
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
     if saved is None:
         return None
+    _, chosen = saved_gates(report_dir)
+    gate = chosen or "detector"
     folds = list(saved["folds"].values())
-    facts = {"key": f"{saved['model']}_lesion_folds",
+    thresholds = [float(fold["threshold"] if gate == "detector" else fold["gate_thresholds"][gate]) for fold in folds]
+    facts = {"key": f"{saved['model']}_lesion_folds", "gate": f"{gate}: {GATE_SCORES[gate]}",
              "split": f"grouped: ensemble of {len(folds)} fold models, threshold the median of their validation-fold "
                       "thresholds"}
     table = artefact_path(report_dir, "seg_detection")
     if table.is_file():
-        alone = pd.read_csv(table).set_index("gate").loc["detector"]
+        alone = pd.read_csv(table).set_index("gate").loc[gate]
         facts["detection_out_of_fold"] = (f"each fold model on its test fold: lesions found "
                                           f"{alone['lesion_detection_rate']:.3f}, normal images flagged "
                                           f"{alone['normal_fp_rate']:.3f}")
+    segmenter_parts = {}
+    if gate != "detector":
+        segmenters = segmenter_fold_states(report_dir) or {}
+        if set(segmenters) != set(saved["folds"]):
+            raise ValueError(f"{report_dir}: the lesion gate '{gate}' needs the U2NET-Lites of the folds "
+                             f"{list(saved['folds'])}, found {list(segmenters)}; run notebook 02 again")
+        segmenter_parts = {"gate_states": [segmenters[split] for split in saved["folds"]],
+                           "gate_tta": [bool(fold["segmenter_tta"]) for fold in folds],
+                           "gate_size": _profile(report_dir, "02").seg_size}
     return ModelBundle("detector", saved["model"], saved["size"], folds[0]["state"],
-                       get_spec(saved["model"]).stats, float(np.median([fold["threshold"] for fold in folds])),
+                       get_spec(saved["model"]).stats, float(np.median(thresholds)),
                        _provenance(report_dir, "02", **facts), [fold["state"] for fold in folds[1:]],
-                       [bool(fold["tta"]) for fold in folds])
+                       [bool(fold["tta"]) for fold in folds], gate=gate, gate_thresholds=thresholds,
+                       **segmenter_parts)
 
 
 def export_bundles(report_dir: Path, target: Path | None = None) -> dict[str, Path]:

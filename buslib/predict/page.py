@@ -29,11 +29,12 @@ def _detection(table: pd.DataFrame) -> str:
     first = table.iloc[0]
     if "lesion_threshold" not in table:
         return "No lesion detector came with the models."
-    return (f"An image is flagged where the mean P(lesion) of {first['detector_members']} {first['detector']} fold "
-            f"models is at most {first['lesion_threshold']:.3f} (the median of the folds' thresholds, each letting "
-            f"at most {MAX_NORMAL_FP:.0%} of BUSI's validation normals through); the flag withholds nothing: a "
-            "threshold set on BUSI's normal images need not hold on other scanners (notebook 04 measures it on "
-            "Dataset B).")
+    score = first.get("lesion_score", f"the {first['detector']} fold lesion classifiers' P(lesion)")
+    return (f"An image is flagged 'no lesion' where {score} ({first['detector_members']} fold models' mean, the "
+            "lesion gate notebook 02 chose on BUSI validation data) is at most "
+            f"{first['lesion_threshold']:.3f} (the median of the folds' thresholds, each letting at most "
+            f"{MAX_NORMAL_FP:.0%} of BUSI's validation normals through); the flag withholds nothing: a threshold set "
+            "on BUSI's normal images need not hold on other scanners (notebook 04 measures it on Dataset B).")
 
 
 def _uncertainty(table: pd.DataFrame) -> str:
@@ -57,7 +58,7 @@ def _uncertainty(table: pd.DataFrame) -> str:
 
 def _verdict(row, spread: str) -> str:
     """One image's line: the detector's P(lesion) where there is one, then the classifier's call."""
-    detected = (f"P(lesion) {row.prob_lesion:.3f} (threshold {row.lesion_threshold:.3f}) · "
+    detected = (f"lesion score {row.prob_lesion:.3f} (threshold {row.lesion_threshold:.3f}) · "
                 if np.isfinite(row.prob_lesion) else "")
     return (f"<p>{detected}P(malignant) <b>{row.prob_malignant:.3f}</b>{spread} → <b>{row.call}</b> (threshold "
             f"{row.threshold:.3f}) · lesion {100 * row.lesion_fraction:.1f}% of the image</p>")

@@ -1,9 +1,9 @@
 """`python -m buslib predict`: lesion mask, malignancy probability and call, Grad-CAM, and the lesion detector's
 verdict for each image.
 
-The detector is advisory: it flags an image where it sees no lesion but withholds nothing, because its threshold
-is set on BUSI's normal images and need not transfer (notebook 04 measures it on Dataset B, where every image holds
-a lesion)."""
+The detector is the lesion gate notebook 02 chose on BUSI validation data (`buslib.experiments.lesion_gate`). It is
+advisory: it flags an image where it sees no lesion but withholds nothing, because its threshold is set on BUSI's
+normal images and need not transfer (notebook 04 measures it on Dataset B, where every image holds a lesion)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..data.cache import resize_image
 from ..data.images import DataError
 from ..experiments.interpretability import compute_cams
+from ..experiments.lesion_gate import GATE_SCORES, gate_from_bundle
 from ..experiments.segmenters import TwoStageEnsemble
 from ..experiments.zoom import zoom_use
 from ..infer import masks_at_original_size, segmenter_path, use_bf16
@@ -54,7 +55,7 @@ class Predictor:
 
     def __post_init__(self) -> None:
         self.cls_members = self.classifier.build_members()
-        self.det_members = self.detector.build_members() if self.detector is not None else []
+        self.gate = gate_from_bundle(self.detector) if self.detector is not None else None
         self.seg_ensemble = None
         if self.segmenter.members > 1:
             members = self.segmenter.build_members()
@@ -80,12 +81,12 @@ class Predictor:
         return probs.mean(0) > 0.5, probs.var(0)
 
     def _lesion(self, grey: np.ndarray) -> tuple[float, bool]:
-        """The detector ensemble's P(lesion) and whether it reports a lesion (NaN, True without a detector)."""
-        if self.detector is None:
+        """The lesion gate's ensemble score (the fold members' mean) and whether it reports a lesion (NaN, True without
+        a detector)."""
+        if self.gate is None:
             return float("nan"), True
-        prob = float(member_probabilities(self.detector, resize_image(grey, self.detector.size)[None],
-                                          self.det_members).mean())
-        return prob, prob > self.detector.threshold
+        score = float(self.gate.member_scores([grey]).mean())
+        return score, score > self.gate.threshold
 
     def predict(self, grey: np.ndarray) -> dict:
         """For one image: P(lesion) and the detector's verdict; the mask (original size); P(malignant) with the
@@ -110,7 +111,9 @@ def _detector_facts(detector: ModelBundle | None) -> dict:
     """The detector's columns of `predictions.csv`: what it is, its threshold and where it came from."""
     if detector is None:
         return {"detector": "none (the models' report saved no lesion detectors)"}
-    return {"detector": detector.arch, "detector_members": detector.members, "lesion_threshold": detector.threshold,
+    members = len(detector.gate_thresholds) or detector.members  # the gate's fold members
+    return {"detector": detector.arch, "detector_members": members, "lesion_gate": detector.gate,
+            "lesion_score": GATE_SCORES[detector.gate], "lesion_threshold": detector.threshold,
             **{f"detector_{k}": v for k, v in detector.provenance.items()}}
 
 

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from buslib.experiments.crossval import choose_by_validation, oof_table, out_of_fold
 from buslib.experiments.external import FoldEnsemble, fold_ensembles
@@ -118,34 +117,6 @@ def test_an_average_of_imagenet_and_scratch_models_says_so_in_its_initialisation
     [mean] = averaged_folds([a, b])
     assert mean.init == "imagenet_and_scratch" and oof_table([[mean]]).loc[0, "key"] == "a_and_b_binary_oof_mixed"
     assert averaged_folds([a, a])[0].init == "imagenet"
-
-
-def test_the_fold_lesion_detectors_on_external_lesions_report_each_fold_and_their_mean(phantom_root, tmp_path):
-    from buslib.artefacts import artefact_path
-    from buslib.data.readers import read_dataset_b
-    from buslib.experiments.external import external_detection
-    from buslib.models.registry import create_classifier
-
-    frame = read_dataset_b(phantom_root / "DatasetB")
-    malignant = (frame["label"] == "malignant").to_numpy()
-    assert 0 < malignant.sum() < len(frame)
-    assert external_detection(tmp_path, frame, malignant) is None
-    folds = {}
-    for split, bias in (("grouped_f1", -8.0), ("grouped", 8.0)):  # one says "no lesion", one "lesion", everywhere
-        torch.manual_seed(0)
-        state = create_classifier("rcdnet", 2, 64).state_dict()
-        state["head.3.bias"] += torch.tensor([-bias, bias])
-        folds[split] = {"state": {k: v.half() for k, v in state.items()}, "tta": split == "grouped", "threshold": 0.5}
-    path = artefact_path(tmp_path, "lesion_detectors")
-    path.parent.mkdir()
-    torch.save({"model": "rcdnet", "size": 64, "folds": folds}, path)
-    table = external_detection(tmp_path, frame, malignant).set_index("which")
-    assert table.index.tolist() == ["grouped", "grouped_f1", "ensemble of the folds"]  # test fold 0 first
-    assert table.loc["grouped", "lesion_detection_rate"] == 1 and table.loc["grouped_f1", "lesion_detection_rate"] == 0
-    assert table.loc["grouped", "detection_rate_malignant"] == 1
-    assert table.loc["grouped_f1", "detection_rate_benign"] == 0
-    assert table.loc["ensemble of the folds", "mean_prob_lesion"] == pytest.approx(0.5, abs=0.01)
-    assert (table["images"] == len(frame)).all() and (table["threshold"] == 0.5).all()
 
 
 def test_candidates_join_the_average_one_at_a_time_only_where_pooled_validation_auc_rises():

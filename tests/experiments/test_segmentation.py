@@ -234,6 +234,25 @@ def test_detector_folds_keep_each_fold_weights_flip_size_and_pooled_validation_t
     with pytest.raises(ValueError, match="one architecture"):
         detector_folds([detectors[0], SimpleNamespace(**{**vars(detectors[1]), "model_name": "other"})], 64)
 
+    assert "gate" not in saved and "gate_thresholds" not in saved["folds"]["grouped"]  # without the gated runs
+
+    # with notebook 02's gated runs: the chosen gate and every gate's threshold and the segmenter's flip per fold
+    def runs(gate: str, thresholds: dict, lesion_scores: list) -> list:
+        return [SimpleNamespace(split=split, tta=split == "grouped_f1", detect_threshold=thresholds[split],
+                                valid=pd.DataFrame({"score": lesion_scores + [0.1, 0.2],
+                                                    "has_lesion": [True, True, False, False]}))
+                for split in ("grouped", "grouped_f1")]
+    gated = {"segmenter": runs("segmenter", {"grouped": 0.99, "grouped_f1": 0.98}, [0.15, 0.9]),
+             "detector": runs("detector", {"grouped": 0.6, "grouped_f1": 0.3}, [0.9, 0.8]),
+             "mean": runs("mean", {"grouped": 0.7, "grouped_f1": 0.5}, [0.15, 0.05])}
+    with_gate = detector_folds(detectors, 64, gated | {"chosen_on_validation": gated["detector"]})
+    assert with_gate["gate"] == "detector"  # it finds both validation lesions above the normals' scores
+    assert with_gate["folds"]["grouped_f1"]["gate_thresholds"] == {"segmenter": 0.98, "detector": 0.3, "mean": 0.5}
+    assert with_gate["folds"]["grouped_f1"]["segmenter_tta"] and not with_gate["folds"]["grouped"]["segmenter_tta"]
+    assert with_gate["folds"]["grouped"]["threshold"] == saved["folds"]["grouped"]["threshold"]
+    with pytest.raises(ValueError, match="splits"):
+        detector_folds(detectors, 64, gated | {"mean": gated["mean"][:1]})
+
     path = tmp_path / "detectors.pth"
     assert load_detector_folds(path) is None
     torch.save(saved, path)

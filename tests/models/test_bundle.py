@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from buslib.models.bundle import ModelBundle, load_bundle, save_bundle
+from buslib.models.bundle import ModelBundle, load_bundle, save_bundle, weights_sha256
 from buslib.models.registry import create_classifier, get_spec
 
 
@@ -74,3 +74,30 @@ def test_a_bundle_of_the_format_before_the_zoomed_stage_is_still_read(tmp_path):
     torch.save(payload, path)
     loaded = load_bundle(path)
     assert loaded.threshold == 0.42 and loaded.zoom_states == [] and loaded.zoom_uses == []
+
+
+def test_a_detector_bundle_carries_its_lesion_gate_and_a_format_3_one_reads_as_the_classifiers_alone(tmp_path):
+    from buslib.models.u2net import U2Net
+    segmenters = [{k: v.half() for k, v in U2Net("u2netp").state_dict().items()} for _ in range(2)]
+    detector = ModelBundle("detector", "rcdnet", 64, bundle().state_dict, threshold=0.75, gate="segmenter",
+                           gate_thresholds=[0.7, 0.8], gate_states=segmenters, gate_tta=[True, False], gate_size=32)
+    loaded = load_bundle(save_bundle(detector, tmp_path / "d.pt"))
+    assert (loaded.gate, loaded.gate_thresholds, loaded.gate_tta, loaded.gate_size) == ("segmenter", [0.7, 0.8],
+                                                                                          [True, False], 32)
+    assert torch.equal(loaded.gate_states[1]["fuse.bias"], segmenters[1]["fuse.bias"])
+    payload = torch.load(tmp_path / "d.pt", weights_only=True)
+    payload["gate_states"][0]["fuse.bias"] += 1
+    torch.save(payload, tmp_path / "d.pt")
+    with pytest.raises(ValueError, match="do not match the bundle's sha256"):
+        load_bundle(tmp_path / "d.pt")
+    with pytest.raises(ValueError, match="one flip choice each: got a detector with 2 U2NET-Lites, 1 flip"):
+        ModelBundle("detector", "rcdnet", 64, bundle().state_dict, gate_states=segmenters, gate_tta=[True])
+
+    payload = torch.load(save_bundle(detector, tmp_path / "d.pt"), weights_only=True)
+    payload["format"] = "buslib-bundle/3"
+    for key in ("gate", "gate_thresholds", "gate_states", "gate_tta", "gate_size"):
+        del payload[key]
+    payload["sha256"] = weights_sha256(payload["state_dict"], *payload["fold_states"])
+    torch.save(payload, tmp_path / "d.pt")
+    old = load_bundle(tmp_path / "d.pt")
+    assert old.gate == "detector" and old.gate_states == [] and old.gate_thresholds == [] and old.threshold == 0.75

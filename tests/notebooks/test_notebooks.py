@@ -202,9 +202,13 @@ def test_notebook_04_uses_the_thresholds_frozen_on_busi(smoke_run):
                               for name, split in ((m, "crop_grouped"), (f"{m}_crop", "ensemble"))])
     diagnoses = pd.read_csv(out / "04_errors_by_diagnosis.csv")
     assert {"CYST", "IDC"} <= set(diagnoses["diagnosis"])
-    detection = pd.read_csv(out / "04_detection.csv")  # notebook 02's lesion classifiers on Dataset B's lesions
-    assert len(detection) == 4 and detection["which"].iloc[-1] == "ensemble of the folds"  # 3 smoke folds, their mean
-    in_unit_interval(values, [f"ext_detector_ensemble_{m}"
+    detection = pd.read_csv(out / "04_detection.csv")  # notebook 02's lesion gates on Dataset B's lesions
+    assert detection["gate"].unique().tolist() == ["segmenter", "detector", "mean"]
+    assert detection.groupby("gate")["which"].apply(list).map(len).eq(4).all()  # 3 smoke folds, their mean
+    assert (detection.groupby("gate")["which"].last() == "ensemble of the folds").all()
+    assert detection.groupby("gate")["chosen_in_02"].all().sum() == 1  # the gate notebook 02 chose, and only it
+    in_unit_interval(values, [f"{prefix}_ensemble_{m}" for prefix in ("ext_detector", "ext_gate_segmenter",
+                                                                      "ext_gate_mean")
                               for m in ("lesion_detection_rate", "detection_rate_malignant", "detection_rate_benign")])
 
 

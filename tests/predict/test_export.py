@@ -82,6 +82,31 @@ def test_the_fold_lesion_classifiers_become_a_detector_with_the_median_threshold
     assert detector.build_members()[1](torch.zeros(1, 3, 64, 64)).shape == (1, 2)
 
 
+def test_the_detector_bundle_runs_the_gate_notebook_02_chose_with_its_fold_u2netlites(tmp_path):
+    (tmp_path / CHECKPOINTS).mkdir()
+    folds = {split: {"state": create_classifier("mobilenetv2", 2, 64).half().state_dict(), "tta": False,
+                     "threshold": 0.9, "gate_thresholds": {"segmenter": seg, "detector": 0.9, "mean": 0.5},
+                     "segmenter_tta": split == "grouped"}
+             for split, seg in (("grouped_f1", 0.98), ("grouped", 0.99))}
+    torch.save({"model": "mobilenetv2", "size": 64, "folds": folds, "gate": "segmenter"},
+               tmp_path / CHECKPOINTS / "02_lesion_detectors.pth")
+    pd.DataFrame({"gate": ["segmenter", "detector"], "lesion_detection_rate": [0.64, 0.4],
+                  "normal_fp_rate": [0.038, 0.03]}).to_csv(tmp_path / "02_detection.csv", index=False)
+    (tmp_path / "02.run.json").write_text(json.dumps({"profile": "smoke", "run_id": "r1"}))
+    with pytest.raises(ValueError, match="needs the U2NET-Lites of the folds"):
+        detector_bundle(tmp_path)  # the gate uses the fold U2NET-Lites, and none were saved
+    segmenters = {split: U2Net("u2netp").half().state_dict() for split in ("grouped_f1", "grouped")}
+    segmenters["grouped"]["fuse.bias"].fill_(3.0)
+    torch.save(segmenters, tmp_path / CHECKPOINTS / "02_u2netp_folds.pth")
+
+    detector = detector_bundle(tmp_path)
+    assert detector.gate == "segmenter" and detector.gate_thresholds == [0.99, 0.98]  # test fold 0 first
+    assert detector.threshold == pytest.approx(0.985) and detector.gate_tta == [True, False]
+    assert detector.gate_size == 64 and float(detector.gate_states[0]["fuse.bias"]) == 3.0  # the smoke profile's
+    assert detector.provenance["gate"].startswith("segmenter: the fold U2NET-Lites' highest P(lesion)")
+    assert "lesions found 0.640, normal images flagged 0.038" in detector.provenance["detection_out_of_fold"]
+
+
 def test_a_reports_bundles_are_exported_again_after_its_notebooks_run_again(tmp_path, capsys):
     import os
 

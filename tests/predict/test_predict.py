@@ -118,6 +118,39 @@ def test_a_detector_that_sees_no_lesion_flags_the_image_and_withholds_nothing(un
     assert absent["prob_malignant"] == present["prob_malignant"] and absent["call"] == present["call"]
 
 
+def test_a_detector_bundle_with_the_segmenter_gate_flags_by_the_fold_u2netlites_highest_lesion_probability(
+        untrained_bundles, phantom_copy, tmp_path):
+    import html
+    import shutil
+
+    from buslib.models.bundle import ModelBundle, load_bundle, save_bundle
+    from buslib.models.u2net import U2Net
+
+    folder = tmp_path / "bundles"
+    shutil.copytree(untrained_bundles, folder)
+    classifiers = load_bundle(folder / "classifier.pt")
+    image = phantom_copy / "DatasetB" / "original" / "000001.png"
+    verdicts = {}
+    for bias in (-20.0, 20.0):  # every fold U2NET-Lite's highest P(lesion) near 0, then near 1
+        segmenters = [U2Net("u2netp").state_dict() for _ in range(2)]
+        for state in segmenters:
+            state["fuse.weight"].zero_()
+            state["fuse.bias"].fill_(bias)
+        save_bundle(ModelBundle("detector", classifiers.arch, classifiers.size, classifiers.state_dict,
+                                classifiers.stats, 0.55, {"run": "det"}, gate="segmenter", gate_thresholds=[0.5, 0.6],
+                                gate_states=segmenters, gate_tta=[True, False], gate_size=32), folder / "detector.pt")
+        out = tmp_path / f"out{bias}"
+        assert main(["predict", str(image), "--models", str(folder), "--out", str(out)]) == 0
+        verdicts[bias] = row = pd.read_csv(out / "predictions.csv").iloc[0]
+        assert row["lesion_gate"] == "segmenter" and row["lesion_threshold"] == 0.55
+        page = html.unescape((out / "index.html").read_text())
+        assert ("flagged 'no lesion' where the fold U2NET-Lites' highest P(lesion) in the image (2 fold models' mean"
+                in page)
+    absent, present = verdicts[-20.0], verdicts[20.0]
+    assert absent["prob_lesion"] < 0.01 and not absent["lesion"] and "detector: no lesion" in absent["review"]
+    assert present["prob_lesion"] > 0.99 and present["lesion"]
+
+
 def test_a_fold_member_with_a_zoomed_second_stage_averages_it_in_where_its_use_says(untrained_bundles, phantom_copy,
                                                                                    tmp_path):
     import shutil
