@@ -35,10 +35,9 @@ from ..train.segmentation import SegRecipe, seg_learner
 from .lesion_crops import lesion_box
 from .segmentation import SegRun, case_groups, pooled_iou
 
-__all__ = ["TRAIN_MARGINS", "JITTERS", "TRUE_BOX_MARGIN", "ZoomUse", "ZOOM_USES", "STAGE1_ONLY", "zoom_use",
-           "jittered_box", "lesion_crop_pairs", "probability_maps", "zoom_pass", "zoom_probabilities", "use_search",
-           "train_zoom_stage", "ZoomRun", "run_zoom", "run_zoom_folds", "zoom_fold_table",
-           "zoom_weights"]
+__all__ = ["ZOOM_TABLE_COLUMNS", "TRAIN_MARGINS", "JITTERS", "TRUE_BOX_MARGIN", "ZoomUse", "ZOOM_USES", "STAGE1_ONLY",
+           "zoom_use", "jittered_box", "lesion_crop_pairs", "probability_maps", "zoom_pass", "zoom_probabilities",
+           "use_search", "train_zoom_stage", "ZoomRun", "run_zoom", "run_zoom_folds", "zoom_fold_table", "zoom_weights"]
 
 TRAIN_MARGINS = (0.1, 0.6)   # each side of a training crop widens the true box by a share drawn from this range
 JITTERS = 2                  # training crops per lesion image, each with its own margins
@@ -256,13 +255,18 @@ def run_zoom_folds(folds: Sequence[SegRun], frame: pd.DataFrame, small: np.ndarr
     return [run_zoom(run, frame, small, images, masks, recipe, epochs, size, workdir, seed) for run in folds]
 
 
+ZOOM_TABLE_COLUMNS = ("fold", "use", "valid_iou_stage1", "valid_iou_chosen", "test_iou_stage1", "test_iou_two_stage",
+                      "test_iou_true_box", "train_minutes")
+
+
 def zoom_fold_table(runs: Sequence[ZoomRun]) -> pd.DataFrame:
     """One row per fold: the use chosen, stage 1's and the chosen use's validation IoU, and on the test lesion images
-    stage 1's pooled IoU, the two-stage system's and stage 2's from the true box."""
+    stage 1's pooled IoU, the two-stage system's and stage 2's from the true box (no rows, the same columns, without
+    runs)."""
     return pd.DataFrame([{"fold": run.split, "use": run.use, "valid_iou_stage1": run.valid_iou[STAGE1_ONLY],
                           "valid_iou_chosen": run.valid_iou[run.use], "test_iou_stage1": run.stage1_iou,
                           "test_iou_two_stage": run.summary["iou"], "test_iou_true_box": run.true_box_iou,
-                          "train_minutes": run.fit_seconds / 60} for run in runs])
+                          "train_minutes": run.fit_seconds / 60} for run in runs], columns=ZOOM_TABLE_COLUMNS)
 
 
 def zoom_weights(runs: Sequence[ZoomRun]) -> dict[str, dict]:
