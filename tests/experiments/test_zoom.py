@@ -133,6 +133,8 @@ def test_run_zoom_trains_stage_two_chooses_its_use_on_validation_and_keeps_stage
     assert run.stage1_iou == pytest.approx(stage1.summary["iou"])
     table = zoom_fold_table([run])
     assert table.loc[0, "use"] == run.use and table.loc[0, "test_iou_two_stage"] == run.summary["iou"]
+    empty = zoom_fold_table([])  # a profile that trains no second stage: no rows, and notebook 02 can drop 'use'
+    assert empty.empty and list(empty.columns) == list(table.columns)
     saved = zoom_weights([run])["grouped"]
     assert saved["use"] == run.use and all(v.dtype == torch.float16 for v in saved["state"].values()
                                            if v.is_floating_point())
