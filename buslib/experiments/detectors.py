@@ -38,7 +38,7 @@ def detector_folds(detectors: Sequence[ClsRun], size: int, gated: Mapping[str, S
         for split, run in runs.items():
             folds[split].setdefault("gate_thresholds", {})[gate] = float(run.detect_threshold)
             folds[split]["segmenter_tta"] = bool(run.tta)
-    return saved | {"gate": choose_gate({gate: gated[gate] for gate in GATES})}
+    return saved | {"gate": choose_gate(gated)}
 
 
 def pooled_threshold(detector: ClsRun, detectors: Sequence[ClsRun]) -> float:

@@ -25,7 +25,7 @@ from .segmentation import lesion_scores
 from .segmenters import load_fold_segmenters, u2netp_from_state
 
 __all__ = ["GATE_SCORES", "LesionGate", "saved_gates", "load_lesion_gate", "external_detection",
-           "gate_from_bundle"]
+           "gates_in", "fold_thresholds", "gate_from_bundle"]
 
 GATE_SCORES = {"segmenter": "the fold U2NET-Lites' highest P(lesion) in the image",
                "detector": "the fold lesion classifiers' P(lesion)",
@@ -90,12 +90,21 @@ class LesionGate:
 
 
 def saved_gates(report_dir: Path) -> tuple[tuple[str, ...], str | None]:
-    """The gates a report's notebook 02 saved thresholds for and the one it chose: every gate of `GATES` and its
-    choice since the gate was saved with the detectors, only 'detector' (and no choice) before; none without them."""
+    """The gates a report's notebook 02 saved thresholds for and the one it chose (`_gates`); none without detectors."""
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
-    if saved is None:
-        return (), None
+    return ((), None) if saved is None else gates_in(saved)
+
+
+def gates_in(saved: dict) -> tuple[tuple[str, ...], str | None]:
+    """Every gate of `GATES` and the one chosen where the detectors were saved with the gate, else only 'detector'
+    and no choice (a report from before the gate was saved)."""
     return (GATES, saved["gate"]) if "gate" in saved else (("detector",), None)
+
+
+def fold_thresholds(saved: dict, gate: str) -> list[float]:
+    """Each saved fold's threshold on `gate`'s score (`detectors.detector_folds`), test fold 0 first."""
+    return [float(fold["threshold"] if gate == "detector" else fold["gate_thresholds"][gate])
+            for fold in saved["folds"].values()]
 
 
 def load_lesion_gate(report_dir: Path, segmenter_size: int, gate: str | None = None) -> LesionGate | None:
@@ -103,16 +112,17 @@ def load_lesion_gate(report_dir: Path, segmenter_size: int, gate: str | None = N
     chose on validation, or the lesion classifiers alone where the report predates that choice being saved); None
     where notebook 02 saved no detectors."""
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
-    if saved is None:
-        return None
-    gates, chosen = saved_gates(report_dir)
+    return None if saved is None else _lesion_gate(report_dir, saved, segmenter_size, gate)
+
+
+def _lesion_gate(report_dir: Path, saved: dict, segmenter_size: int, gate: str | None) -> LesionGate:
+    """`load_lesion_gate` on the detectors file already read (`saved`)."""
+    gates, chosen = gates_in(saved)
     gate = gate or chosen or "detector"
     if gate not in gates:
         raise ValueError(f"{artefact_path(report_dir, 'lesion_detectors')}: no thresholds for the '{gate}' gate (it "
                          f"has {', '.join(gates)}); run notebook 02 again (python -m buslib study --only 02)")
     folds = saved["folds"]
-    thresholds = tuple(float(f["threshold"] if gate == "detector" else f["gate_thresholds"][gate])
-                       for f in folds.values())
     parts: dict = {}
     if gate in ("segmenter", "mean"):
         segmenters = load_fold_segmenters(report_dir) or {}
@@ -127,23 +137,24 @@ def load_lesion_gate(report_dir: Path, segmenter_size: int, gate: str | None = N
                                      for f in folds.values()),
                   "detector_tta": tuple(bool(f["tta"]) for f in folds.values()),
                   "detector_size": int(saved["size"]), "detector_stats": get_spec(saved["model"]).stats}
-    return LesionGate(gate, thresholds, **parts)
+    return LesionGate(gate, tuple(fold_thresholds(saved, gate)), **parts)
 
 
 def external_detection(report_dir: Path, images: Sequence[np.ndarray], malignant: np.ndarray,
                        segmenter_size: int) -> pd.DataFrame | None:
     """Notebook 02's gates on external images that all hold a lesion (grey, any size): for every gate the report
-    saved thresholds for (`saved_gates`), each fold model at its BUSI threshold and the folds' ensemble (what `predict`
+    saved thresholds for (`gates_in`), each fold model at its BUSI threshold and the folds' ensemble (what `predict`
     runs). Per row: the share of images reported to hold a lesion, overall and among malignant and benign ones, the
     mean score, and whether notebook 02 chose that gate. None where notebook 02 saved no detectors."""
-    gates, chosen = saved_gates(report_dir)
-    if not gates:
+    saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
+    if saved is None:
         return None
-    splits = list(load_detector_folds(artefact_path(report_dir, "lesion_detectors"))["folds"])
+    gates, chosen = gates_in(saved)
+    splits = list(saved["folds"])
     malignant = np.asarray(malignant, bool)
     rows = []
     for gate in gates:
-        lesion_gate = load_lesion_gate(report_dir, segmenter_size, gate)
+        lesion_gate = _lesion_gate(report_dir, saved, segmenter_size, gate)
         scores = lesion_gate.member_scores(images)
         reports = [*lesion_gate.member_reports(scores), lesion_gate.ensemble_reports(scores)]
         for which, threshold, score, reported in zip([*splits, "ensemble of the folds"],

@@ -19,7 +19,7 @@ from ..data.locate import BUSI_DIRNAME
 from ..data.manifest import manifest_path_for, sha256_file
 from ..experiments.detectors import load_detector_folds
 from ..experiments.external import internal_auc
-from ..experiments.lesion_gate import GATE_SCORES, saved_gates
+from ..experiments.lesion_gate import GATE_SCORES, fold_thresholds, gates_in
 from ..experiments.segmenters import zoom_fold_states
 from ..models.bundle import ModelBundle, load_bundle, save_bundle
 from ..models.registry import get_spec
@@ -124,10 +124,10 @@ def detector_bundle(report_dir: Path) -> ModelBundle | None:
     saved = load_detector_folds(artefact_path(report_dir, "lesion_detectors"))
     if saved is None:
         return None
-    _, chosen = saved_gates(report_dir)
+    _, chosen = gates_in(saved)
     gate = chosen or "detector"
     folds = list(saved["folds"].values())
-    thresholds = [float(fold["threshold"] if gate == "detector" else fold["gate_thresholds"][gate]) for fold in folds]
+    thresholds = fold_thresholds(saved, gate)
     facts = {"key": f"{saved['model']}_lesion_folds", "gate": f"{gate}: {GATE_SCORES[gate]}",
              "split": f"grouped: ensemble of {len(folds)} fold models, threshold the median of their validation-fold "
                       "thresholds"}
