@@ -55,7 +55,7 @@ PROFILES = {
                    # only in the gpu profile
                    seg_size=128, seg_epochs=4, seg_epochs_scratch=0, seg_epochs_full=0, seg_probe_epochs=0,
                    # the zoomed second stage of U2NET-Lite, as its probe ran it (reports/probes/zoom_refiner)
-                   # LiteMedSAM (eval only, 2.0 min) runs only in the gpu profile since run 20261207-120813 (README)
+                   # LiteMedSAM (eval only, 2.0 min): gpu profile only since run 20261207-120813 (docs/cpu-study.md)
                    seg_zoom_epochs=4, seg_medsam=False,
                    # the scratch classifiers get 3 epochs (4 until run 20261127-045118); since the zoomed second stage
                    # (about 20 min) only the best cross-validated model also classifies the predicted-lesion crop on

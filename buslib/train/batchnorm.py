@@ -21,7 +21,7 @@ __all__ = ["BN_TREATMENTS", "DEFAULT_BN_TREATMENT", "recalibrate_batchnorm", "dr
            "prepare_batchnorm"]
 
 BN_TREATMENTS = ("recalibrate", "freeze", "drop")
-DEFAULT_BN_TREATMENT = "recalibrate"  # where no probe chooses: it won every probe run so far (README, notebook 02)
+DEFAULT_BN_TREATMENT = "recalibrate"  # no probe chooses: it won every probe run so far (docs/findings.md)
 
 
 @torch.no_grad()
